@@ -1,0 +1,105 @@
+"""List filters shared by the pages, the exports and the API."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from .models import District, Municipality, Organisation, Person, SizeClass, Topic
+from .roles import Role
+from .search import clean_query, search
+
+
+def managers() -> QuerySet:
+    return (
+        get_user_model()
+        .objects.filter(groups__name=Role.NETWORK_MANAGER.group_name, is_active=True)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+class _SearchMixin:
+    def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        # Ordering by relevance only when the user has not chosen a sort order.
+        wants_rank = not self.data.get("o")  # type: ignore[attr-defined]
+        return search(qs, clean_query(value), order=wants_rank)
+
+
+class OrganisationFilter(_SearchMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    kind = django_filters.MultipleChoiceFilter(label=_("Kind"), choices=Organisation.Kind.choices)
+    district = django_filters.ModelChoiceFilter(
+        label=_("District"),
+        queryset=District.objects.all(),
+        field_name="municipality__district",
+    )
+    area_type = django_filters.ChoiceFilter(
+        label=_("Rural/urban"),
+        choices=Municipality.AreaType.choices,
+        field_name="municipality__area_type",
+    )
+    topic = django_filters.ModelChoiceFilter(
+        label=_("Topic"), queryset=Topic.objects.all(), method="filter_topic"
+    )
+    size_class = django_filters.ChoiceFilter(label=_("Size class"), choices=SizeClass.choices)
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=Organisation.Status.choices)
+    responsible_manager = django_filters.ModelChoiceFilter(
+        label=_("Responsible manager"), queryset=managers()
+    )
+    o = django_filters.OrderingFilter(
+        label=_("Sort by"),
+        fields=(
+            ("name", "name"),
+            ("updated_at", "updated"),
+            ("employees", "employees"),
+            ("municipality__name", "municipality"),
+        ),
+        field_labels={
+            "name": _("Name"),
+            "updated_at": _("Last change"),
+            "employees": _("Employees"),
+            "municipality__name": _("Municipality"),
+        },
+    )
+
+    class Meta:
+        model = Organisation
+        fields: list[str] = []
+
+    def filter_topic(self, qs: QuerySet, name: str, value: Topic) -> QuerySet:
+        # A parent topic also finds organisations tagged with one of its children.
+        topic_ids = [value.pk, *value.children.values_list("pk", flat=True)]
+        return qs.filter(
+            Q(offered_topics__in=topic_ids) | Q(needed_topics__in=topic_ids)
+        ).distinct()
+
+
+class PersonFilter(_SearchMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    organisation = django_filters.NumberFilter(
+        label=_("Organisation"), field_name="affiliations__organisation"
+    )
+    district = django_filters.ModelChoiceFilter(
+        label=_("District"),
+        queryset=District.objects.all(),
+        method="filter_district",
+    )
+    language = django_filters.ChoiceFilter(
+        label=_("Preferred language"),
+        choices=Person.Language.choices,
+        field_name="preferred_language",
+    )
+    o = django_filters.OrderingFilter(
+        label=_("Sort by"),
+        fields=(("last_name", "last_name"), ("updated_at", "updated")),
+        field_labels={"last_name": _("Name"), "updated_at": _("Last change")},
+    )
+
+    class Meta:
+        model = Person
+        fields: list[str] = []
+
+    def filter_district(self, qs: QuerySet, name: str, value: District) -> QuerySet:
+        return qs.filter(affiliations__organisation__municipality__district=value).distinct()

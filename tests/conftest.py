@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from crm.models import District, Municipality, Organisation, Person, Topic
+from crm.roles import Role
+from tests.personas import make_user
+
+
+@pytest.fixture
+def scout(db):
+    return make_user("scout", Role.SCOUT, first_name="Sina", last_name="Scout")
+
+
+@pytest.fixture
+def scout2(db):
+    return make_user("scout2", Role.SCOUT, first_name="Samuel", last_name="Späher")
+
+
+@pytest.fixture
+def manager(db):
+    return make_user("manager", Role.NETWORK_MANAGER, first_name="Nora", last_name="Netz")
+
+
+@pytest.fixture
+def administration(db):
+    return make_user("verwaltung", Role.ADMINISTRATION, first_name="Vera", last_name="Verwaltung")
+
+
+@pytest.fixture
+def funder(db):
+    return make_user("foerderer", Role.FUNDING_VIEWER, first_name="Frank", last_name="Förderer")
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("outsider")
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def client_as():
+    return client_for
+
+
+@pytest.fixture
+def region(db):
+    """A tiny region: one district, an urban and a rural municipality."""
+    district = District.objects.create(
+        key="03158", name="Wolfenbüttel", kind=District.Kind.LANDKREIS
+    )
+    city = District.objects.create(
+        key="03101", name="Braunschweig", kind=District.Kind.KREISFREIE_STADT
+    )
+    return {
+        "district": district,
+        "city_district": city,
+        "urban": Municipality.objects.create(
+            ags="03101000",
+            name="Braunschweig",
+            district=city,
+            latitude=52.2689,
+            longitude=10.5268,
+            population=250000,
+            area_type="urban",
+            postal_codes="38100,38102",
+        ),
+        "rural": Municipality.objects.create(
+            ags="03158011",
+            name="Cremlingen",
+            district=district,
+            latitude=52.2489,
+            longitude=10.6522,
+            population=13000,
+            area_type="rural",
+            postal_codes="38162",
+        ),
+    }
+
+
+@pytest.fixture
+def topics(db):
+    digital = Topic.objects.create(
+        slug="digital", name="Digitalisierung & KI", name_en="Digitalisation & AI"
+    )
+    ai = Topic.objects.create(slug="digital-ai", name="Künstliche Intelligenz", parent=digital)
+    energy = Topic.objects.create(slug="energy", name="Energie", name_en="Energy")
+    return {"digital": digital, "ai": ai, "energy": energy}
+
+
+@pytest.fixture
+def organisation(region):
+    return Organisation.objects.create(
+        name="Müller Maschinenbau GmbH",
+        kind=Organisation.Kind.SME,
+        employees=42,
+        city="Cremlingen",
+        postal_code="38162",
+        municipality=region["rural"],
+        email="info@mueller-maschinenbau.de",
+        website="https://www.mueller-maschinenbau.de",
+        register_number="HRB 12345",
+    )
+
+
+@pytest.fixture
+def person(organisation):
+    p = Person.objects.create(
+        first_name="Anna", last_name="Schmidt", email="a.schmidt@mueller-maschinenbau.de"
+    )
+    p.affiliations.create(organisation=organisation, function="Geschäftsführerin", is_primary=True)
+    return p
