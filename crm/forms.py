@@ -68,6 +68,9 @@ class OrganisationForm(_Bootstrap, forms.ModelForm):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 8}),
     )
+    website = forms.URLField(
+        label=_("website"), max_length=300, required=False, assume_scheme="https"
+    )
     confirm_not_duplicate = forms.BooleanField(
         label=_("I have checked the similar records: this is a different organisation."),
         required=False,
@@ -104,7 +107,6 @@ class OrganisationForm(_Bootstrap, forms.ModelForm):
         self.fields["municipality"].queryset = self.fields["municipality"].queryset.select_related(
             "district"
         )
-        self.fields["website"].assume_scheme = "https"  # type: ignore[attr-defined]
 
 
 class PersonForm(_Bootstrap, forms.ModelForm):

@@ -40,7 +40,7 @@ def search(qs: QuerySet, query: str, *, order: bool = True) -> QuerySet:  # type
         vector = SearchVector("search_text", config="german")
         ts_query = SearchQuery(query, config="german", search_type="websearch")
         matched = qs.alias(search_fts=vector).filter(
-            Q(search_text__icontains=text)
+            Q(search_text__contains=text)
             | Q(search_text__trigram_word_similar=text)
             | Q(search_fts=ts_query)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.db.models import Q
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
 
 from .models import (
     Affiliation,
@@ -24,6 +26,7 @@ from .models import (
     Organisation,
     Person,
     Relationship,
+    Topic,
 )
 from .search import fold_umlauts, is_postgres
 
@@ -50,6 +53,119 @@ def save_with_history(
     instance.full_clean()
     instance.save()
     return instance
+
+
+def delete_with_history(instance: models.Model, *, by: User | None) -> None:
+    instance._history_user = by  # type: ignore[attr-defined]
+    instance.delete()
+
+
+# --- Organisations and people ---------------------------------------------------------
+
+
+@transaction.atomic
+def create_organisation(
+    organisation: Organisation,
+    *,
+    by: User,
+    offered_topics: Iterable[Topic] = (),
+    needed_topics: Iterable[Topic] = (),
+) -> Organisation:
+    save_with_history(organisation, by=by)
+    _set_topics(organisation, offered_topics, needed_topics, by=by)
+    return organisation
+
+
+@transaction.atomic
+def update_organisation(
+    organisation: Organisation,
+    *,
+    by: User,
+    offered_topics: Iterable[Topic] | None = None,
+    needed_topics: Iterable[Topic] | None = None,
+) -> Organisation:
+    save_with_history(organisation, by=by)
+    _set_topics(organisation, offered_topics, needed_topics, by=by)
+    return organisation
+
+
+def _set_topics(
+    organisation: Organisation,
+    offered: Iterable[Topic] | None,
+    needed: Iterable[Topic] | None,
+    *,
+    by: User,
+) -> None:
+    # simple-history records M2M changes through m2m_changed with the instance's user.
+    organisation._history_user = by  # type: ignore[attr-defined]
+    if offered is not None and set(offered) != set(organisation.offered_topics.all()):
+        organisation.offered_topics.set(list(offered))
+    if needed is not None and set(needed) != set(organisation.needed_topics.all()):
+        organisation.needed_topics.set(list(needed))
+
+
+@transaction.atomic
+def bulk_update_organisations(
+    organisations: list[Organisation],
+    *,
+    by: User,
+    responsible_manager: User | None = None,
+    status: str | None = None,
+) -> int:
+    """Assign a manager or set a status on many organisations; returns how many changed."""
+    changed = []
+    locked = Organisation.objects.select_for_update().filter(pk__in=[o.pk for o in organisations])
+    for organisation in locked:
+        before = (organisation.responsible_manager_id, organisation.status)
+        if responsible_manager is not None:
+            organisation.responsible_manager = responsible_manager
+        if status:
+            organisation.status = status
+        if (organisation.responsible_manager_id, organisation.status) != before:
+            organisation.updated_at = timezone.now()
+            changed.append(organisation)
+    if changed:
+        bulk_update_with_history(
+            changed,
+            Organisation,
+            ["responsible_manager", "status", "updated_at"],
+            default_user=by,
+            default_change_reason=_("Bulk change"),
+        )
+    return len(changed)
+
+
+@transaction.atomic
+def create_person(
+    person: Person,
+    *,
+    by: User,
+    organisation: Organisation | None = None,
+    function: str = "",
+) -> Person:
+    """Create a person, optionally affiliated with an organisation (primary if it is the first)."""
+    save_with_history(person, by=by)
+    if organisation is not None:
+        save_affiliation(
+            Affiliation(
+                person=person, organisation=organisation, function=function, is_primary=True
+            ),
+            by=by,
+        )
+    return person
+
+
+@transaction.atomic
+def end_affiliation(affiliation: Affiliation, *, by: User) -> Affiliation:
+    affiliation = Affiliation.objects.select_for_update().get(pk=affiliation.pk)
+    today = timezone.localdate()
+    if affiliation.valid_until and affiliation.valid_until <= today:
+        raise ValidationError(_("This affiliation has already ended."))
+    affiliation.valid_until = today
+    affiliation.is_primary = False
+    if affiliation.valid_from and affiliation.valid_from > today:
+        affiliation.valid_from = today
+    return save_with_history(affiliation, by=by, reason=_("Affiliation ended"))  # type: ignore[return-value]
 
 
 # --- Duplicates ----------------------------------------------------------------------
@@ -170,9 +286,10 @@ def find_duplicate_people(
                 .order_by("-similarity")[: limit * 8]
             )
         else:
+            prefix = last_name.strip().lower()[:3]
             candidates = base.filter(
-                Q(search_text__contains=last_name.lower())
-                | Q(search_text__contains=fold_umlauts(last_name))
+                Q(last_name__istartswith=prefix)
+                | Q(search_text__contains=fold_umlauts(last_name.strip()))
             )[:200]
         for person in candidates:
             score = _similarity(full, f"{person.first_name} {person.last_name}")
