@@ -14,6 +14,12 @@ from django.utils.translation import gettext as _
 HISTORY_PAGE_SIZE = 20
 
 _TYPE_LABELS = {"+": "created", "~": "changed", "-": "deleted"}
+# Bookkeeping fields nobody edits; derived fields such as the size class are shown.
+_HIDDEN_FIELDS = {"id", "created_at", "updated_at", "search_text"}
+
+
+def _derived_fields(record: Any) -> list[Any]:
+    return [f for f in record.tracked_fields if not f.editable and f.name not in _HIDDEN_FIELDS]
 
 
 @dataclass
@@ -48,10 +54,29 @@ def _display(
     if isinstance(model_field, models.ForeignKey):
         return labels.get((name, value), f"#{value}")
     if isinstance(model_field, models.ManyToManyField):
-        ids = [row.get(model_field.m2m_reverse_field_name()) for row in value] if value else []
-        names = [labels.get((name, i), f"#{i}") for i in ids]
+        names = [labels.get((name, i), f"#{i}") for i in value]
         return ", ".join(sorted(names)) or "—"
     return str(value)
+
+
+def _m2m_snapshots(records: list[Any]) -> dict[str, dict[int, list[Any]]]:
+    """For each tracked M2M field: history_id -> related ids, one query per field."""
+    if not records:
+        return {}
+    historical_model = type(records[0])
+    ids = [r.history_id for r in records]
+    snapshots: dict[str, dict[int, list[Any]]] = {}
+    for m2m_field in getattr(records[0], "_history_m2m_fields", []):
+        # simple-history exposes the M2M snapshot model as a manager named like the field.
+        through = getattr(historical_model, m2m_field.name).model
+        target = m2m_field.m2m_reverse_field_name()
+        rows: dict[int, list[Any]] = {i: [] for i in ids}
+        for history_id, related_id in through.objects.filter(history_id__in=ids).values_list(
+            "history_id", target
+        ):
+            rows[history_id].append(related_id)
+        snapshots[m2m_field.name] = rows
+    return snapshots
 
 
 def history_page(instance: models.Model, page_number: Any) -> tuple[Page, list[HistoryEntry]]:
@@ -64,6 +89,7 @@ def history_page(instance: models.Model, page_number: Any) -> tuple[Page, list[H
     # One extra, older record so the last entry on the page has something to diff against.
     records = list(qs[start : start + HISTORY_PAGE_SIZE + 1])
 
+    m2m_rows = _m2m_snapshots(records)
     diffs = []
     fk_ids: dict[str, set[Any]] = {}
     m2m_ids: dict[str, set[Any]] = {}
@@ -71,16 +97,28 @@ def history_page(instance: models.Model, page_number: Any) -> tuple[Page, list[H
         older = records[index + 1] if index + 1 < len(records) else None
         changes = []
         if older is not None and record.history_type == "~":
-            delta = record.diff_against(older, foreign_keys_are_objs=False)
+            delta = record.diff_against(
+                older,
+                excluded_fields=_HIDDEN_FIELDS | set(m2m_rows),
+                foreign_keys_are_objs=False,
+            )
             changes = [(c.field, c.old, c.new) for c in delta.changes]
+            for name, rows in m2m_rows.items():
+                old_ids, new_ids = rows.get(older.history_id, []), rows.get(record.history_id, [])
+                if sorted(old_ids) != sorted(new_ids):
+                    changes.append((name, old_ids, new_ids))
+            # diff_against skips non-editable fields; derived ones matter to readers.
+            for f in _derived_fields(record):
+                old, new = getattr(older, f.attname), getattr(record, f.attname)
+                if old != new:
+                    changes.append((f.name, old, new))
         elif record.history_type == "+":
             changes = [
                 (f.name, None, getattr(record, f.attname))
                 for f in model._meta.concrete_fields
-                if f.name not in ("id",)
+                if f.name not in _HIDDEN_FIELDS
                 and hasattr(record, f.attname)
                 and getattr(record, f.attname) not in (None, "")
-                and f.editable
             ]
         for name, old, new in changes:
             try:
@@ -90,9 +128,7 @@ def history_page(instance: models.Model, page_number: Any) -> tuple[Page, list[H
             if isinstance(model_field, models.ForeignKey):
                 fk_ids.setdefault(name, set()).update(v for v in (old, new) if v is not None)
             elif isinstance(model_field, models.ManyToManyField):
-                target = model_field.m2m_reverse_field_name()
-                for rows in (old or [], new or []):
-                    m2m_ids.setdefault(name, set()).update(r.get(target) for r in rows)
+                m2m_ids.setdefault(name, set()).update([*(old or []), *(new or [])])
         diffs.append((record, changes))
 
     labels: dict[tuple[str, Any], str] = {}
