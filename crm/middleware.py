@@ -1,4 +1,4 @@
-"""Require a TOTP authenticator for roles that handle everyone's data."""
+"""Require a TOTP authenticator for roles that handle everyone's data, and for staff."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -28,12 +28,13 @@ class RequireMfaForAdministrationMiddleware:
             user.is_authenticated
             and self.required
             and not request.path.startswith(_EXEMPT_PREFIXES)
-            and roles_of(user) & self.required
+            and (roles_of(user) & self.required or user.is_superuser or user.is_staff)
             and not self._has_totp(user)
         ):
             if request.path.startswith("/api/"):
-                return HttpResponse(
-                    _("Two-factor authentication is required for your role."), status=403
+                return JsonResponse(
+                    {"detail": _("Two-factor authentication is required for your role.")},
+                    status=403,
                 )
             messages.warning(
                 request,

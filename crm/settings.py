@@ -134,8 +134,11 @@ TEMPLATES = [
     },
 ]
 
+# An empty DATABASE_URL means "unset": fall back to the SQLite file.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    ),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -294,8 +297,9 @@ MFA_REQUIRED_ROLES = ["administration"]
 # REST API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first, so unauthenticated API calls get 401 with a WWW-Authenticate header.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.RoleModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StandardPagination",

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from crm.models import District, Municipality, Organisation, Person, Topic
 from crm.roles import Role
 from tests.personas import make_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and used TOTP codes live in the cache; no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

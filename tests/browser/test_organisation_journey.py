@@ -13,6 +13,11 @@ from crm.models import Organisation
 pytestmark = pytest.mark.browser
 
 
+def field(page, label):
+    """A form field by its visible label; required fields carry a trailing asterisk."""
+    return page.get_by_label(re.compile(rf"^{re.escape(label)}( \*)?$"))
+
+
 @pytest.mark.parametrize("viewport", ["tablet", "laptop"])
 def test_manager_creates_edits_and_reads_history(page, page_log, login, manager, region):
     login(page, manager)
@@ -20,11 +25,11 @@ def test_manager_creates_edits_and_reads_history(page, page_log, login, manager,
     # Create an organisation from the list page.
     page.goto("/organisations/")
     page.get_by_role("link", name="Neue Organisation").first.click()
-    page.get_by_label("Name", exact=True).fill("Okertal Solar GmbH")
-    page.get_by_label("Art", exact=True).select_option("sme")
-    page.get_by_label("Beschäftigte").fill("12")
-    page.get_by_label("PLZ").fill("38162")
-    page.get_by_label("Ort", exact=True).fill("Cremlingen")
+    field(page, "Name").fill("Okertal Solar GmbH")
+    field(page, "Art").select_option("sme")
+    field(page, "Beschäftigte").fill("12")
+    field(page, "PLZ").fill("38162")
+    field(page, "Ort").fill("Cremlingen")
     page.get_by_role("button", name="Speichern").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Okertal Solar GmbH")
     organisation = Organisation.objects.get(name="Okertal Solar GmbH")
@@ -32,9 +37,9 @@ def test_manager_creates_edits_and_reads_history(page, page_log, login, manager,
 
     # Add a person who works there.
     page.get_by_role("link", name="Person hinzufügen").click()
-    page.get_by_label("Vorname").fill("Jana")
-    page.get_by_label("Nachname").fill("Krüger")
-    page.get_by_label("Funktion in der Organisation").fill("Geschäftsführerin")
+    field(page, "Vorname").fill("Jana")
+    field(page, "Nachname").fill("Krüger")
+    field(page, "Funktion in der Organisation").fill("Geschäftsführerin")
     page.get_by_role("button", name="Speichern").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Okertal Solar GmbH")
     page.get_by_role("tab", name=re.compile("Personen")).click()
@@ -42,8 +47,8 @@ def test_manager_creates_edits_and_reads_history(page, page_log, login, manager,
 
     # A near-duplicate is flagged while typing, and saving it needs confirmation.
     page.goto("/organisations/new/")
-    page.get_by_label("Name", exact=True).fill("Okertal Solar")
-    page.get_by_label("Name", exact=True).blur()
+    field(page, "Name").fill("Okertal Solar")
+    field(page, "Name").blur()
     warning = page.locator("#duplicate-warning")
     expect(warning).to_contain_text("Okertal Solar GmbH")
     expect(warning).to_contain_text("Mögliche Duplikate")
@@ -54,7 +59,7 @@ def test_manager_creates_edits_and_reads_history(page, page_log, login, manager,
     # Edit a field of the original.
     page.goto(organisation.get_absolute_url())
     page.get_by_role("link", name="Bearbeiten").click()
-    page.get_by_label("Beschäftigte").fill("64")
+    field(page, "Beschäftigte").fill("64")
     page.get_by_role("button", name="Speichern").click()
     expect(page.locator(".alert-success")).to_be_visible()
 
