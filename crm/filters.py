@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import District, Municipality, Organisation, Person, SizeClass, Topic
+from .models import Affiliation, District, Municipality, Organisation, Person, SizeClass, Topic
 from .roles import Role
 from .search import clean_query, search
 
@@ -29,7 +29,10 @@ class _SearchMixin:
 
 class OrganisationFilter(_SearchMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
-    kind = django_filters.MultipleChoiceFilter(label=_("Kind"), choices=Organisation.Kind.choices)
+    # distinct=False: no to-many join here, and DISTINCT would sort every match.
+    kind = django_filters.MultipleChoiceFilter(
+        label=_("Kind"), choices=Organisation.Kind.choices, distinct=False
+    )
     district = django_filters.ModelChoiceFilter(
         label=_("District"),
         queryset=District.objects.all(),
@@ -70,16 +73,23 @@ class OrganisationFilter(_SearchMixin, django_filters.FilterSet):
 
     def filter_topic(self, qs: QuerySet, name: str, value: Topic) -> QuerySet:
         # A parent topic also finds organisations tagged with one of its children.
+        # Semi-joins through the link tables avoid DISTINCT over the whole result.
         topic_ids = [value.pk, *value.children.values_list("pk", flat=True)]
+        offered = Organisation.offered_topics.through.objects.filter(topic_id__in=topic_ids)
+        needed = Organisation.needed_topics.through.objects.filter(topic_id__in=topic_ids)
         return qs.filter(
-            Q(offered_topics__in=topic_ids) | Q(needed_topics__in=topic_ids)
-        ).distinct()
+            Q(pk__in=offered.values("organisation_id")) | Q(pk__in=needed.values("organisation_id"))
+        )
 
 
 class PersonFilter(_SearchMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
     organisation = django_filters.NumberFilter(
-        label=_("Organisation"), field_name="affiliations__organisation"
+        label=_("Organisation"),
+        field_name="affiliations__organisation",
+        min_value=1,
+        max_value=2**63 - 1,
+        decimal_places=0,
     )
     district = django_filters.ModelChoiceFilter(
         label=_("District"),
@@ -102,4 +112,5 @@ class PersonFilter(_SearchMixin, django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_district(self, qs: QuerySet, name: str, value: District) -> QuerySet:
-        return qs.filter(affiliations__organisation__municipality__district=value).distinct()
+        affiliated = Affiliation.objects.filter(organisation__municipality__district=value)
+        return qs.filter(pk__in=affiliated.values("person_id"))

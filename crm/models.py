@@ -210,6 +210,7 @@ class Organisation(models.Model):
         ARCHIVED = "archived", _("archived")
 
     ENTERPRISE_KINDS = (Kind.SME, Kind.LARGE_ENTERPRISE, Kind.START_UP)
+    SEARCH_NAME_FIELD = "name"
     RESEARCH_KINDS = (Kind.UNIVERSITY, Kind.RESEARCH_INSTITUTE)
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.SME)
@@ -334,6 +335,8 @@ class Person(models.Model):
     class Language(models.TextChoices):
         GERMAN = "de", _("German")
         ENGLISH = "en", _("English")
+
+    SEARCH_NAME_FIELD = "last_name"
 
     salutation = models.CharField(_("salutation"), max_length=20, blank=True)
     title = models.CharField(_("academic title"), max_length=40, blank=True)

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -37,6 +36,7 @@ from .models import (
     Person,
     Relationship,
 )
+from .pagination import EstimatedCountPaginator
 from .roles import Role, has_role
 from .search import clean_query, search
 
@@ -49,7 +49,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def _page(request: HttpRequest, qs: QuerySet, size: int = LIST_PAGE_SIZE) -> Any:
-    return Paginator(qs, size).get_page(request.GET.get("page"))
+    return EstimatedCountPaginator(qs, size).get_page(request.GET.get("page"))
 
 
 def _querystring_without_page(request: HttpRequest) -> str:

@@ -231,3 +231,18 @@ def test_note_and_relationship(client_as, manager, organisation):
 def test_typeahead(client_as, scout, organisation):
     response = client_as(scout).get(reverse("crm:organisation_typeahead"), {"q": "müller"})
     assert f'data-pick-id="{organisation.pk}"' in response.content.decode()
+
+
+def test_long_filtered_lists_say_more_than(client_as, manager, monkeypatch):
+    monkeypatch.setattr("crm.pagination.COUNT_CAP", 3)
+    for i in range(5):
+        Organisation.objects.create(name=f"Firma {i}")
+    page = client_as(manager).get(reverse("crm:organisation_list"), {"status": "active"})
+    assert page.context["page"].paginator.is_capped
+    assert (
+        client_as(manager)
+        .get(reverse("crm:organisation_list"), {"q": "Firma 1"})
+        .context["page"]
+        .paginator.count
+        == 1
+    )

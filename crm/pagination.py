@@ -1,0 +1,66 @@
+"""Pagination that stays fast on state-sized tables."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
+
+# Below this many rows an exact COUNT(*) is cheap enough.
+ESTIMATE_ABOVE = 50_000
+# Filtered lists are counted up to here; beyond it the list says "more than" and
+# people refine the filter or export (80 pages of 25 is more than anyone pages through).
+COUNT_CAP = 2_000
+
+
+class EstimatedCountPaginator(Paginator):
+    """Uses PostgreSQL's row estimate for an unfiltered table instead of COUNT(*).
+
+    A full count of 300,000 rows costs ~60 ms on every page view; the planner's
+    estimate (kept current by autovacuum/ANALYZE) is free and exact enough to say
+    "about 300,000". Filtered lists are counted exactly.
+    """
+
+    @cached_property
+    def is_estimate(self) -> bool:
+        return self._estimate is not None
+
+    @property
+    def cap(self) -> int:
+        return COUNT_CAP
+
+    @cached_property
+    def is_capped(self) -> bool:
+        return not self.is_estimate and self.count > COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        if self._estimate is not None:
+            return self._estimate
+        qs = self.object_list
+        if isinstance(qs, QuerySet):
+            # COUNT over a LIMITed subquery stops scanning after COUNT_CAP + 1 rows.
+            return qs.order_by()[: COUNT_CAP + 1].count()
+        return super().count
+
+    @cached_property
+    def _estimate(self) -> int | None:
+        qs = self.object_list
+        if (
+            connection.vendor != "postgresql"
+            or not isinstance(qs, QuerySet)
+            or qs.query.where
+            or qs.query.distinct
+            or qs.query.combinator
+        ):
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [qs.model._meta.db_table],
+            )
+            row = cursor.fetchone()
+        if row is None or row[0] < ESTIMATE_ABOVE:
+            return None
+        return int(row[0])
