@@ -269,14 +269,17 @@ def ensure_demo_users(password: str = DEMO_PASSWORD) -> list[DemoAccount]:
         user.last_name = spec.last_name
         user.email = f"{spec.username}@{DEMO_EMAIL_DOMAIN}"
         user.is_active = True
-        user.is_staff = user.is_superuser = spec.role is None
+        user.is_superuser = spec.role is None
+        # Administration manages users and reference data in the Django admin.
+        user.is_staff = spec.role in (None, Role.ADMINISTRATION)
         user.set_password(password)
         user.save()
         user.groups.set([Group.objects.get(name=spec.role.group_name)] if spec.role else [])
         EmailAddress.objects.update_or_create(
             user=user, email=user.email, defaults={"verified": True, "primary": True}
         )
-        secret = _ensure_totp(user) if spec.role in mfa_roles else None
+        # Staff must use a second factor too (crm.middleware).
+        secret = _ensure_totp(user) if spec.role in mfa_roles or user.is_staff else None
         label = spec.role.group_name if spec.role else "Superuser (Betrieb)"
         accounts.append(
             DemoAccount(spec.username, f"{spec.first_name} {spec.last_name}", label, secret)

@@ -103,13 +103,13 @@ def test_small_run_loads_reference_data_users_and_fictional_records():
         user = users[username]
         assert list(user.groups.values_list("name", flat=True)) == [role.group_name]
         assert user.check_password("Anderes-Passwort-1")
-        assert not user.is_staff and not user.is_superuser
+        assert user.is_staff == (role == Role.ADMINISTRATION) and not user.is_superuser
         assert user.first_name and user.last_name
         assert username in output
     admin = users["admin"]
     assert admin.is_staff and admin.is_superuser and admin.check_password("Anderes-Passwort-1")
     totp = Authenticator.objects.filter(type=Authenticator.Type.TOTP)
-    assert list(totp.values_list("user__username", flat=True)) == ["verwaltung"]
+    assert sorted(totp.values_list("user__username", flat=True)) == ["admin", "verwaltung"]
     assert "python manage.py totp_code verwaltung" in output
     assert "Anderes-Passwort-1" in output
     # Network managers are responsible for the fictional companies.
