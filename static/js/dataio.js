@@ -19,6 +19,17 @@
     }, 0);
   });
 
+  // Coming back with the browser's back button shows the page as it was left: usable again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-dataio-once]").forEach(function (form) {
+      delete form.dataset.submitted;
+      form.removeAttribute("aria-busy");
+      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+        button.disabled = false;
+      });
+    });
+  });
+
   // Mapping page: warn as soon as one field is chosen for two columns.
   function checkDuplicates(form) {
     var selects = form.querySelectorAll("select[name^='col_']");
