@@ -302,6 +302,11 @@ class Organisation(models.Model):
         return reverse("crm:organisation_detail", args=[self.pk])
 
     @property
+    def place(self) -> str:
+        """Where the organisation is, for one-line listings."""
+        return self.city or (self.municipality.name if self.municipality_id else "")
+
+    @property
     def email_domain(self) -> str:
         for source in (self.email, self.website):
             if not source:

@@ -246,3 +246,13 @@ def test_long_filtered_lists_say_more_than(client_as, manager, monkeypatch):
         .paginator.count
         == 1
     )
+
+
+def test_search_and_typeahead_list_organisations_without_municipality(client_as, scout):
+    Organisation.objects.create(name="Ortlose Werkstatt GmbH")
+    client = client_as(scout)
+    assert (
+        "Ortlose Werkstatt" in client.get(reverse("crm:search"), {"q": "ortlose"}).content.decode()
+    )
+    response = client.get(reverse("crm:organisation_typeahead"), {"q": "ortlose"})
+    assert "Ortlose Werkstatt" in response.content.decode()
