@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.forms import Select
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,14 @@ def managers() -> QuerySet:
 
 
 class _SearchMixin:
+    @property
+    def form(self):  # type: ignore[no-untyped-def]
+        form = super().form  # type: ignore[misc]
+        for field in form.fields.values():
+            css = "form-select" if isinstance(field.widget, Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+        return form
+
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         # Ordering by relevance only when the user has not chosen a sort order.
         wants_rank = not self.data.get("o")  # type: ignore[attr-defined]
