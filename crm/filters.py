@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import django_filters
-from django.forms import Select
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.forms import Select
 from django.utils.translation import gettext_lazy as _
 
 from .models import Affiliation, District, Municipality, Organisation, Person, SizeClass, Topic
