@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.postgres.search import TrigramSimilarity
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
@@ -227,16 +227,21 @@ def find_duplicate_organisations(
     key = name_key(name)
     if len(key) >= 3:
         if is_postgres():
+            # Word similarity against the indexed search_text (name first, umlauts
+            # folded) finds "Mueller Maschinenbau" and typos without an index of its own.
             candidates = (
-                base.filter(name__trigram_similar=name)
-                .annotate(similarity=TrigramSimilarity("name", name))
-                .order_by("-similarity")[: limit * 4]
+                base.filter(search_text__trigram_word_similar=key)
+                .annotate(
+                    contained=TrigramWordSimilarity(key, "search_text"),
+                    whole=TrigramSimilarity("name", name),
+                )
+                .order_by("-contained", "-whole")[: limit * 8]
             )
         else:
             first_word = max(key.split(), key=len)
             candidates = base.filter(search_text__contains=first_word)[:200]
         for org in candidates:
-            score = max(_similarity(name, org.name), getattr(org, "similarity", 0.0))
+            score = _similarity(name, org.name)
             if score >= 0.6:
                 add(org, _("similar name"), score)
     return sorted(found.values(), key=lambda c: -c.score)[:limit]
