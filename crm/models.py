@@ -245,10 +245,8 @@ class Organisation(models.Model):
     website = models.URLField(_("website"), max_length=300, blank=True)
     email = models.EmailField(_("general email"), blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
-    register_number = models.CharField(
-        _("commercial register number"), max_length=60, blank=True, db_index=True
-    )
-    external_id = models.CharField(_("external ID"), max_length=80, blank=True, db_index=True)
+    register_number = models.CharField(_("commercial register number"), max_length=60, blank=True)
+    external_id = models.CharField(_("external ID"), max_length=80, blank=True)
     responsible_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -273,8 +271,12 @@ class Organisation(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    # History is read per object (by id) and by date; indexes copied from the lookup
+    # fields would only slow down every write, imports above all.
     history = HistoricalRecords(
-        m2m_fields=[offered_topics, needed_topics], excluded_fields=["search_text", "updated_at"]
+        m2m_fields=[offered_topics, needed_topics],
+        excluded_fields=["search_text", "updated_at"],
+        no_db_index=["municipality", "responsible_manager"],
     )
     objects = OrganisationQuerySet.as_manager()
 
@@ -288,6 +290,8 @@ class Organisation(models.Model):
             models.Index(fields=["status", "name"], name="org_status_name"),
             models.Index(fields=["size_class", "name"], name="org_size_name"),
             models.Index(fields=["-updated_at"], name="org_updated"),
+            models.Index(fields=["register_number"], name="org_register_number"),
+            models.Index(fields=["external_id"], name="org_external_id"),
         ]
         permissions = [
             ("merge_organisation", _("Can merge organisations")),
@@ -347,13 +351,13 @@ class Person(models.Model):
     title = models.CharField(_("academic title"), max_length=40, blank=True)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)
-    email = models.EmailField(_("email"), blank=True, db_index=True)
+    email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     mobile = models.CharField(_("mobile"), max_length=40, blank=True)
     preferred_language = models.CharField(
         _("preferred language"), max_length=2, choices=Language.choices, default=Language.GERMAN
     )
-    external_id = models.CharField(_("external ID"), max_length=80, blank=True, db_index=True)
+    external_id = models.CharField(_("external ID"), max_length=80, blank=True)
     organisations = models.ManyToManyField(
         Organisation, through="Affiliation", related_name="people", verbose_name=_("organisations")
     )
@@ -369,6 +373,8 @@ class Person(models.Model):
         verbose_name_plural = _("people")
         indexes = [
             models.Index(fields=["last_name", "first_name", "id"], name="person_name_id"),
+            models.Index(fields=["email"], name="person_email"),
+            models.Index(fields=["external_id"], name="person_external_id"),
         ]
         permissions = [("merge_person", _("Can merge people"))]
 
