@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Affiliation, District, Municipality, Organisation, Person, SizeClass, Topic
 from .roles import Role
-from .search import clean_query, search
+from .search import clean_query, is_searchable, search
 
 
 def managers() -> QuerySet:
@@ -31,9 +31,21 @@ class _SearchMixin:
         return form
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs  # applied last, in filter_queryset, once the other filters have narrowed qs
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # Search runs after the other filters: it ranks a bounded pool of matches, which
+        # must be drawn from records that pass the filters.
+        filtered = super().filter_queryset(queryset)  # type: ignore[misc]
+        query = clean_query(self.form.cleaned_data.get("q"))  # type: ignore[attr-defined]
         # Ordering by relevance only when the user has not chosen a sort order.
         wants_rank = not self.data.get("o")  # type: ignore[attr-defined]
-        return search(qs, clean_query(value), order=wants_rank)
+        return search(filtered, query, order=wants_rank) if query else filtered
+
+    @property
+    def query_too_short(self) -> bool:
+        query = clean_query(self.data.get("q"))  # type: ignore[attr-defined]
+        return bool(query) and not is_searchable(query)
 
 
 class OrganisationFilter(_SearchMixin, django_filters.FilterSet):

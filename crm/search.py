@@ -8,10 +8,14 @@ case-insensitive substring match that also folds German umlauts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.postgres.search import SearchQuery, SearchVector, TrigramWordSimilarity
 from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Lower
+
+from .pagination import COUNT_CAP
 
 MAX_QUERY_LENGTH = 200
 
@@ -23,6 +27,15 @@ def clean_query(raw: str | None) -> str:
     return " ".join(raw.replace("\x00", "").split())[:MAX_QUERY_LENGTH]
 
 
+MIN_SEARCH_CHARACTERS = 3
+
+
+def is_searchable(query: str) -> bool:
+    """At least three letters or digits: shorter terms ("a", "&", an emoji) match most
+    of a state-sized table through no index and would tie up the database."""
+    return sum(ch.isalnum() for ch in query) >= MIN_SEARCH_CHARACTERS
+
+
 def fold_umlauts(text: str) -> str:
     return text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
 
@@ -31,26 +44,32 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _has_rows_by_index(qs: QuerySet) -> bool:  # type: ignore[type-arg]
-    """``exists()`` that cannot degrade into a sequential scan.
+def _pool_ids(matched: QuerySet) -> list[Any]:  # type: ignore[type-arg]
+    """Ids of up to COUNT_CAP + 1 matches, found through the GIN indexes.
 
-    With LIMIT 1 the planner hopes to meet a match early in a sequential scan; for a
-    term that matches nothing that means computing to_tsvector on every row (seconds
-    at state scale). The GIN bitmap scans answer in milliseconds either way.
+    With a LIMIT the planner hopes to meet matches early in a sequential scan; for a
+    term that matches little that means computing to_tsvector on every row (seconds
+    at state scale). Bitmap scans over the GIN indexes answer in milliseconds.
     """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         try:
-            return qs.exists()
+            return list(matched.order_by().values_list("pk", flat=True)[: COUNT_CAP + 1])
         finally:
             cursor.execute("SET LOCAL enable_seqscan = on")
 
 
 def search(qs: QuerySet, query: str, *, order: bool = True) -> QuerySet:  # type: ignore[type-arg]
-    """Filter ``qs`` (a model with ``search_text``) to records matching ``query``."""
+    """Filter ``qs`` (a model with ``search_text``) to records matching ``query``.
+
+    With ``order`` the matches come by relevance. A term too short to search by
+    (see ``is_searchable``) matches nothing; the pages say why.
+    """
     query = clean_query(query)
     if not query:
         return qs
+    if not is_searchable(query):
+        return qs.none()
     name_field = getattr(qs.model, "SEARCH_NAME_FIELD", "pk")
     if is_postgres():
         text = query.lower()
@@ -59,23 +78,23 @@ def search(qs: QuerySet, query: str, *, order: bool = True) -> QuerySet:  # type
         matched = qs.alias(search_fts=vector).filter(
             Q(search_text__contains=text) | Q(search_fts=ts_query)
         )
-        if _has_rows_by_index(matched):
-            # Names starting with the query first, then alphabetical: cheap to sort even
-            # when a broad term ("GmbH") matches tens of thousands of records.
-            if order:
-                matched = matched.annotate(
-                    search_rank=ExpressionWrapper(
-                        Q(**{f"{name_field}__istartswith": query}), output_field=BooleanField()
-                    )
-                ).order_by(F("search_rank").desc(), name_field, "pk")
-            return matched
-        # Typos ("Maschinenbao"): trigram word similarity, costly but only on this fallback.
-        fuzzy = qs.filter(search_text__trigram_word_similar=text)
-        if order:
-            fuzzy = fuzzy.annotate(
-                search_rank=TrigramWordSimilarity(text, Lower(name_field))
-            ).order_by(F("search_rank").desc(), "pk")
-        return fuzzy
+        pool = _pool_ids(matched)
+        if pool:
+            # Names starting with the query first, then alphabetical; ranking is done on
+            # the pool only, as large as the lists count, so a broad term ("GmbH") with
+            # 200,000 matches costs no more than a narrow one.
+            rank: Any = ExpressionWrapper(
+                Q(**{f"{name_field}__istartswith": query}), output_field=BooleanField()
+            )
+            then_by = name_field
+        else:
+            # Typos ("Maschinenbao"): trigram word similarity, only on this fallback.
+            pool = _pool_ids(qs.filter(search_text__trigram_word_similar=text))
+            rank, then_by = TrigramWordSimilarity(text, Lower(name_field)), "pk"
+        pooled = qs.filter(pk__in=pool)
+        if not order:
+            return pooled
+        return pooled.annotate(search_rank=rank).order_by(F("search_rank").desc(), then_by, "pk")
     terms = query.lower().split()
     condition = Q()
     for term in terms:

@@ -38,7 +38,7 @@ from .models import (
 )
 from .pagination import EstimatedCountPaginator
 from .roles import Role, has_role
-from .search import clean_query, search
+from .search import clean_query, is_searchable, search
 
 LIST_PAGE_SIZE = 25
 TYPEAHEAD_LIMIT = 10
@@ -348,7 +348,7 @@ def organisation_typeahead(request: HttpRequest) -> HttpResponse:
     permissions.require_permission(request.user, "crm.view_organisation")
     query = clean_query(request.GET.get("q") or request.GET.get("organisation_search"))
     results = []
-    if len(query) >= 2:
+    if is_searchable(query):
         results = list(
             search(Organisation.objects.select_related("municipality"), query)[:TYPEAHEAD_LIMIT]
         )
@@ -695,7 +695,8 @@ def global_search(request: HttpRequest) -> HttpResponseBase:
     query = clean_query(request.GET.get("q"))
     organisations: list[Organisation] = []
     people: list[Person] = []
-    if query:
+    too_short = bool(query) and not is_searchable(query)
+    if query and not too_short:
         if can_orgs:
             organisations = list(
                 search(Organisation.objects.select_related("municipality__district"), query)[:20]
@@ -705,5 +706,10 @@ def global_search(request: HttpRequest) -> HttpResponseBase:
     return render(
         request,
         "crm/search.html",
-        {"global_q": query, "organisations": organisations, "people": people},
+        {
+            "global_q": query,
+            "organisations": organisations,
+            "people": people,
+            "too_short": too_short,
+        },
     )

@@ -256,3 +256,22 @@ def test_search_and_typeahead_list_organisations_without_municipality(client_as,
     )
     response = client.get(reverse("crm:organisation_typeahead"), {"q": "ortlose"})
     assert "Ortlose Werkstatt" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["a", "ab", "&", "!!", "😀", "%", "_"])
+def test_too_short_queries_match_nothing_and_say_why(client_as, manager, organisation, query):
+    client = client_as(manager)
+    response = client.get(reverse("crm:organisation_list"), {"q": query})
+    assert response.status_code == 200
+    assert response.context["page"].paginator.count == 0
+    assert "mindestens drei Buchstaben oder Ziffern" in response.content.decode()
+    page = client.get(reverse("crm:search"), {"q": query}).content.decode()
+    assert "mindestens drei Buchstaben oder Ziffern" in page
+
+
+def test_search_combines_with_filters(client_as, manager, organisation, region):
+    Organisation.objects.create(name="Müller Logistik", kind="large_enterprise")
+    response = client_as(manager).get(
+        reverse("crm:organisation_list"), {"q": "müller", "kind": "large_enterprise"}
+    )
+    assert [o.name for o in response.context["page"].object_list] == ["Müller Logistik"]
