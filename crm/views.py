@@ -41,6 +41,7 @@ from .roles import Role, has_role
 from .search import clean_query, is_searchable, search
 
 LIST_PAGE_SIZE = 25
+DETAIL_LIST_LIMIT = 50
 TYPEAHEAD_LIMIT = 10
 
 
@@ -218,17 +219,27 @@ def organisation_duplicates(request: HttpRequest) -> HttpResponse:
 @login_required
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = permissions.get_organisation(request.user, pk)
-    affiliations = organisation.affiliations.select_related("person").order_by(
-        "-is_primary", "person__last_name"
+    # A university has thousands of people and relationships: show the first ones and
+    # link to the full, filterable person list.
+    # Ordered without joins, so the first rows come without sorting thousands.
+    affiliations = organisation.affiliations.select_related("person").order_by("-is_primary", "-pk")
+    relationships_out = (
+        Relationship.objects.filter(source=organisation).select_related("target").order_by("-pk")
     )
-    relationships = list(
-        Relationship.objects.filter(source=organisation).select_related("target")
-    ) + list(Relationship.objects.filter(target=organisation).select_related("source"))
+    relationships_in = (
+        Relationship.objects.filter(target=organisation).select_related("source").order_by("-pk")
+    )
+    relationship_count = relationships_out.count() + relationships_in.count()
+    relationships = list(relationships_out[:DETAIL_LIST_LIMIT])
+    relationships += list(relationships_in[: DETAIL_LIST_LIMIT - len(relationships)])
     timeline = _timeline(organisation=organisation)
     context = {
         "organisation": organisation,
-        "affiliations": affiliations,
+        "affiliations": affiliations[:DETAIL_LIST_LIMIT],
+        "affiliation_count": affiliations.count(),
         "relationships": relationships,
+        "relationship_count": relationship_count,
+        "detail_list_limit": DETAIL_LIST_LIMIT,
         "offered_topics": organisation.offered_topics.select_related("parent"),
         "needed_topics": organisation.needed_topics.select_related("parent"),
         "timeline": timeline,

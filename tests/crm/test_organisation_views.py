@@ -275,3 +275,18 @@ def test_search_combines_with_filters(client_as, manager, organisation, region):
         reverse("crm:organisation_list"), {"q": "müller", "kind": "large_enterprise"}
     )
     assert [o.name for o in response.context["page"].object_list] == ["Müller Logistik"]
+
+
+def test_detail_of_a_large_organisation_stays_small(client_as, manager, organisation, monkeypatch):
+    from crm.models import Affiliation, Person
+
+    monkeypatch.setattr("crm.views.DETAIL_LIST_LIMIT", 3)
+    for i in range(5):
+        person = Person.objects.create(last_name=f"Mitarbeiter {i}")
+        Affiliation.objects.create(person=person, organisation=organisation)
+        partner = Organisation.objects.create(name=f"Partner {i}")
+        Relationship.objects.create(source=partner, target=organisation, kind="cooperation")
+    page = client_as(manager).get(reverse("crm:organisation_detail", args=[organisation.pk]))
+    assert len(page.context["affiliations"]) == 3 and page.context["affiliation_count"] == 5
+    assert len(page.context["relationships"]) == 3 and page.context["relationship_count"] == 5
+    assert f"?organisation={organisation.pk}" in page.content.decode()
