@@ -290,3 +290,11 @@ def test_detail_of_a_large_organisation_stays_small(client_as, manager, organisa
     assert len(page.context["affiliations"]) == 3 and page.context["affiliation_count"] == 5
     assert len(page.context["relationships"]) == 3 and page.context["relationship_count"] == 5
     assert f"?organisation={organisation.pk}" in page.content.decode()
+
+
+def test_refusals_are_german_pages_in_the_site_layout(client_as, scout, funder, organisation):
+    refused = client_as(scout).get(reverse("crm:organisation_merge", args=[organisation.pk]))
+    assert refused.status_code == 403
+    assert "Zugriff verweigert" in refused.content.decode()
+    hidden = client_as(funder).get(reverse("crm:organisation_detail", args=[organisation.pk]))
+    assert hidden.status_code == 404 and "Nicht gefunden" in hidden.content.decode()

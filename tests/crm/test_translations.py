@@ -53,3 +53,13 @@ def test_ui_speaks_formal_german():
     text = (LOCALE / "django.po").read_text()
     msgstrs = " ".join(re.findall(r'^msgstr(?:\[\d\])? "(.*)"', text, re.M))
     assert not re.search(r"\b(du|dein|deine|dich|dir)\b", msgstrs), "use formal Sie"
+
+
+def test_upstream_messages_are_formal_too():
+    from crm.translation_overrides import INFORMAL_UPSTREAM_MESSAGES
+
+    with translation.override("de"):
+        for message in INFORMAL_UPSTREAM_MESSAGES:
+            german = translation.gettext(message)
+            assert german != message, message
+            assert not re.search(r"\b(Gib|Stelle sicher|du|dein)\b", german), german
