@@ -515,8 +515,19 @@ class ConsentRecord(models.Model):
         return f"{self.get_purpose_display()}: {self.get_lawful_basis_display()}"
 
     def clean(self) -> None:
-        if self.withdrawn_at and self.given_at and self.withdrawn_at < self.given_at:
-            raise ValidationError({"withdrawn_at": _("Withdrawal cannot precede the consent.")})
+        # A consent decides whether we may email someone: no future or implausible dates.
+        latest = timezone.now() + datetime.timedelta(days=1)
+        errors = {}
+        if self.given_at and self.given_at > latest:
+            errors["given_at"] = _("The date lies in the future.")
+        elif self.given_at and self.given_at.year < 1990:
+            errors["given_at"] = _("The date is implausibly early.")
+        if self.withdrawn_at and self.withdrawn_at > latest:
+            errors["withdrawn_at"] = _("The date lies in the future.")
+        elif self.withdrawn_at and self.given_at and self.withdrawn_at < self.given_at:
+            errors["withdrawn_at"] = _("Withdrawal cannot precede the consent.")
+        if errors:
+            raise ValidationError(errors)
 
     def is_effective(self, on: datetime.datetime | None = None) -> bool:
         moment = on or timezone.now()

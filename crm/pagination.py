@@ -26,6 +26,11 @@ class EstimatedCountPaginator(Paginator):
     def is_estimate(self) -> bool:
         return self._estimate is not None
 
+    @cached_property
+    def num_pages(self) -> int:  # type: ignore[override]
+        # Deep pages mean huge OFFSETs; the list ends where the count cap does.
+        return min(super().num_pages, -(-COUNT_CAP // self.per_page))
+
     @property
     def cap(self) -> int:
         return COUNT_CAP

@@ -136,3 +136,19 @@ def test_history_records_changes(organisation):
     organisation.save()
     assert organisation.history.count() == 2
     assert organisation.history.first().size_class == "medium"
+
+
+@pytest.mark.parametrize(
+    "given_at",
+    [timezone.now() + datetime.timedelta(days=30), timezone.now().replace(year=1800)],
+)
+def test_consent_dates_must_be_plausible(person, given_at):
+    consent = ConsentRecord(
+        person=person,
+        purpose="email_contact",
+        lawful_basis="consent",
+        source="x",
+        given_at=given_at,
+    )
+    with pytest.raises(ValidationError):
+        consent.full_clean()

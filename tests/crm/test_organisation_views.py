@@ -298,3 +298,10 @@ def test_refusals_are_german_pages_in_the_site_layout(client_as, scout, funder, 
     assert "Zugriff verweigert" in refused.content.decode()
     hidden = client_as(funder).get(reverse("crm:organisation_detail", args=[organisation.pk]))
     assert hidden.status_code == 404 and "Nicht gefunden" in hidden.content.decode()
+
+
+def test_absurd_page_numbers_end_at_the_last_page(client_as, manager, organisation):
+    response = client_as(manager).get(
+        reverse("crm:organisation_list"), {"page": "999999999999999999999"}
+    )
+    assert response.status_code == 200 and response.context["page"].number == 1
