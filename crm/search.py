@@ -44,8 +44,8 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _pool_ids(matched: QuerySet) -> list[Any]:  # type: ignore[type-arg]
-    """Ids of up to COUNT_CAP + 1 matches, found through the GIN indexes.
+def _pool_ids(matched: QuerySet, size: int) -> list[Any]:  # type: ignore[type-arg]
+    """Ids of up to ``size`` matches, found through the GIN indexes.
 
     With a LIMIT the planner hopes to meet matches early in a sequential scan; for a
     term that matches little that means computing to_tsvector on every row (seconds
@@ -54,16 +54,23 @@ def _pool_ids(matched: QuerySet) -> list[Any]:  # type: ignore[type-arg]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         try:
-            return list(matched.order_by().values_list("pk", flat=True)[: COUNT_CAP + 1])
+            return list(matched.order_by().values_list("pk", flat=True)[:size])
         finally:
             cursor.execute("SET LOCAL enable_seqscan = on")
 
 
-def search(qs: QuerySet, query: str, *, order: bool = True) -> QuerySet:  # type: ignore[type-arg]
+def search(
+    qs: QuerySet,  # type: ignore[type-arg]
+    query: str,
+    *,
+    order: bool = True,
+    pool: int = COUNT_CAP + 1,
+) -> QuerySet:  # type: ignore[type-arg]
     """Filter ``qs`` (a model with ``search_text``) to records matching ``query``.
 
-    With ``order`` the matches come by relevance. A term too short to search by
-    (see ``is_searchable``) matches nothing; the pages say why.
+    With ``order`` the matches come by relevance, ranked within the first ``pool``
+    matches (lists: as many as they count; quick finders showing 20 need fewer).
+    A term too short to search by (see ``is_searchable``) matches nothing.
     """
     query = clean_query(query)
     if not query:
@@ -78,8 +85,8 @@ def search(qs: QuerySet, query: str, *, order: bool = True) -> QuerySet:  # type
         matched = qs.alias(search_fts=vector).filter(
             Q(search_text__contains=text) | Q(search_fts=ts_query)
         )
-        pool = _pool_ids(matched)
-        if pool:
+        ids = _pool_ids(matched, pool)
+        if ids:
             # Names starting with the query first, then alphabetical; ranking is done on
             # the pool only, as large as the lists count, so a broad term ("GmbH") with
             # 200,000 matches costs no more than a narrow one.
@@ -89,9 +96,9 @@ def search(qs: QuerySet, query: str, *, order: bool = True) -> QuerySet:  # type
             then_by = name_field
         else:
             # Typos ("Maschinenbao"): trigram word similarity, only on this fallback.
-            pool = _pool_ids(qs.filter(search_text__trigram_word_similar=text))
+            ids = _pool_ids(qs.filter(search_text__trigram_word_similar=text), pool)
             rank, then_by = TrigramWordSimilarity(text, Lower(name_field)), "pk"
-        pooled = qs.filter(pk__in=pool)
+        pooled = qs.filter(pk__in=ids)
         if not order:
             return pooled
         return pooled.annotate(search_rank=rank).order_by(F("search_rank").desc(), then_by, "pk")

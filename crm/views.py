@@ -42,6 +42,8 @@ from .search import clean_query, is_searchable, search
 
 LIST_PAGE_SIZE = 25
 DETAIL_LIST_LIMIT = 50
+# The global search and typeahead show the best 20 of at most this many matches.
+QUICK_SEARCH_POOL = 300
 TYPEAHEAD_LIMIT = 10
 
 
@@ -361,7 +363,11 @@ def organisation_typeahead(request: HttpRequest) -> HttpResponse:
     results = []
     if is_searchable(query):
         results = list(
-            search(Organisation.objects.select_related("municipality"), query)[:TYPEAHEAD_LIMIT]
+            search(
+                Organisation.objects.select_related("municipality"),
+                query,
+                pool=QUICK_SEARCH_POOL,
+            )[:TYPEAHEAD_LIMIT]
         )
     return render(
         request,
@@ -710,10 +716,18 @@ def global_search(request: HttpRequest) -> HttpResponseBase:
     if query and not too_short:
         if can_orgs:
             organisations = list(
-                search(Organisation.objects.select_related("municipality__district"), query)[:20]
+                search(
+                    Organisation.objects.select_related("municipality__district"),
+                    query,
+                    pool=QUICK_SEARCH_POOL,
+                )[:20]
             )
         if can_people:
-            people = list(_people_with_primary(search(Person.objects.all(), query))[:20])
+            people = list(
+                _people_with_primary(search(Person.objects.all(), query, pool=QUICK_SEARCH_POOL))[
+                    :20
+                ]
+            )
     return render(
         request,
         "crm/search.html",
