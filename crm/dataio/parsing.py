@@ -10,6 +10,7 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import zipfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -226,6 +227,34 @@ def _is_blank(row: list[Any]) -> bool:
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in row)
 
 
+def _filled(row: list[Any]) -> int:
+    return sum(not (cell is None or (isinstance(cell, str) and not cell.strip())) for cell in row)
+
+
+def _split_header(
+    rows: Iterator[list[Any]],
+) -> tuple[list[Any] | None, Iterator[tuple[int, list[Any]]]]:
+    """The heading row and the numbered rows after it.
+
+    Blank rows before the headings are skipped, and so is a title row ("Firmenliste
+    2026" in A1, often merged across the table) when the row after it has several
+    cells: a single-cell row followed by another single-cell row is the heading of
+    a one-column file. Deterministic, so the check and the import agree.
+    """
+    numbered: Iterator[tuple[int, list[Any]]] = enumerate(rows, start=1)
+    candidate: list[Any] | None = None
+    for number, row in numbered:
+        filled = _filled(row)
+        if filled == 0:
+            continue
+        if filled >= 2:
+            return row, numbered
+        if candidate is not None:
+            return candidate, itertools.chain([(number, row)], numbered)
+        candidate = row
+    return candidate, numbered
+
+
 def _raw_rows(source: IO[bytes], info: TableInfo) -> Iterator[list[Any]]:
     if info.kind == XLSX:
         return _xlsx_rows(source)
@@ -241,15 +270,15 @@ def inspect_table(source: IO[bytes], *, name: str) -> TableInfo:
         info.delimiter = sniff_delimiter(source, info.encoding)
     estimated_rows = _xlsx_dimension_rows(source) if kind == XLSX else None
     rows = _raw_rows(source, info)
-    header_row = next(rows, None)
-    if header_row is None or _is_blank(header_row):
+    header_row, data_rows = _split_header(rows)
+    if header_row is None:
         raise ImportFileError(_("The first row must contain the column headings."))
     while header_row and (header_row[-1] is None or cell_text(header_row[-1]) == ""):
         header_row.pop()
     info.headers = [
         cell_text(h) or _("Column %(number)d") % {"number": i + 1} for i, h in enumerate(header_row)
     ]
-    for row in rows:
+    for _number, row in data_rows:
         if _is_blank(row):
             continue
         info.row_count += 1
@@ -270,8 +299,7 @@ def inspect_table(source: IO[bytes], *, name: str) -> TableInfo:
 
 def iter_data_rows(source: IO[bytes], info: TableInfo) -> Iterator[tuple[int, list[Any]]]:
     """(row number as the user sees it, cells) for every non-empty data row."""
-    rows = _raw_rows(source, info)
-    next(rows, None)
-    for number, row in enumerate(rows, start=2):
+    _header, data_rows = _split_header(_raw_rows(source, info))
+    for number, row in data_rows:
         if not _is_blank(row):
             yield number, row
