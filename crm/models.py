@@ -33,6 +33,12 @@ def normalise_search_text(*parts: str | None) -> str:
     return text[:1000]
 
 
+def validate_not_future_year(value: int) -> None:
+    """A founding year can be next year (a firm being registered), not later."""
+    if value > timezone.localdate().year + 1:
+        raise ValidationError(_("The year lies in the future."), code="future_year")
+
+
 # --- Regions -------------------------------------------------------------------------
 
 
@@ -229,7 +235,7 @@ class Organisation(models.Model):
         _("founding year"),
         null=True,
         blank=True,
-        validators=[MinValueValidator(1000), MaxValueValidator(2100)],
+        validators=[MinValueValidator(1000), validate_not_future_year],
     )
     street = models.CharField(_("street and number"), max_length=200, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=10, blank=True)

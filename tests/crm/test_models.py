@@ -152,3 +152,10 @@ def test_consent_dates_must_be_plausible(person, given_at):
     )
     with pytest.raises(ValidationError):
         consent.full_clean()
+
+
+def test_founding_year_cannot_lie_beyond_next_year(db):
+    next_year = timezone.localdate().year + 1
+    Organisation(name="Gründung GmbH", founding_year=next_year).full_clean()
+    with pytest.raises(ValidationError):
+        Organisation(name="Zukunft GmbH", founding_year=next_year + 1).full_clean()
