@@ -305,42 +305,60 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def organisation_history(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = permissions.get_organisation(request.user, pk)
-    page, entries = history_page(organisation, request.GET.get("page"))
-    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {
-            "object": organisation,
-            "page": page,
-            "entries": entries,
-            "history_url": reverse("crm:organisation_history", args=[organisation.pk]),
-        },
-    )
+    return _history(request, organisation, "crm:organisation_history")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def organisation_merge(request: HttpRequest, pk: int) -> HttpResponse:
     survivor = permissions.get_organisation(request.user, pk, action="merge")
+    return _merge(
+        request,
+        survivor,
+        merge=services.merge_organisations,
+        kind="organisation",
+        not_found=_("There is no organisation with this ID."),
+    )
+
+
+def _history(request: HttpRequest, obj: Any, url_name: str) -> HttpResponse:
+    page, entries = history_page(obj, request.GET.get("page"))
+    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
+    return render(
+        request,
+        template,
+        {
+            "object": obj,
+            "page": page,
+            "entries": entries,
+            "history_url": reverse(url_name, args=[obj.pk]),
+        },
+    )
+
+
+def _merge(
+    request: HttpRequest, survivor: Any, *, merge: Any, kind: str, not_found: str
+) -> HttpResponse:
+    """Preview (GET ?other=) and perform (POST) the merge of a duplicate into ``survivor``."""
+    model = type(survivor)
     other = None
     form = MergeForm(request.POST or None, initial={"other": request.GET.get("other")})
     if request.method == "GET" and request.GET.get("other", "").isdigit():
-        other = Organisation.objects.filter(pk=int(request.GET["other"])).first()
+        other = model.objects.filter(pk=int(request.GET["other"])).first()
     if request.method == "POST" and form.is_valid():
-        other = Organisation.objects.filter(pk=form.cleaned_data["other"]).first()
+        other = model.objects.filter(pk=form.cleaned_data["other"]).first()
         if other is None:
-            form.add_error("other", _("There is no organisation with this ID."))
+            form.add_error("other", not_found)
         else:
             try:
-                services.merge_organisations(survivor, other, by=request.user)
+                merge(survivor, other, by=request.user)
             except services.MergeError as error:
                 form.add_error("other", str(error))
             else:
                 messages.success(
                     request,
                     _("“%(merged)s” was merged into “%(survivor)s”.")
-                    % {"merged": other.name, "survivor": survivor.name},
+                    % {"merged": other, "survivor": survivor},
                 )
                 return redirect(survivor)
     return render(
@@ -350,7 +368,7 @@ def organisation_merge(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "survivor": survivor,
             "other": other,
-            "kind": "organisation",
+            "kind": kind,
             "other_affiliations": other.affiliations.count() if other else 0,
         },
     )
@@ -580,54 +598,19 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def person_history(request: HttpRequest, pk: int) -> HttpResponse:
     person = permissions.get_person(request.user, pk)
-    page, entries = history_page(person, request.GET.get("page"))
-    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {
-            "object": person,
-            "page": page,
-            "entries": entries,
-            "history_url": reverse("crm:person_history", args=[person.pk]),
-        },
-    )
+    return _history(request, person, "crm:person_history")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def person_merge(request: HttpRequest, pk: int) -> HttpResponse:
     survivor = permissions.get_person(request.user, pk, action="merge")
-    other = None
-    form = MergeForm(request.POST or None, initial={"other": request.GET.get("other")})
-    if request.method == "GET" and request.GET.get("other", "").isdigit():
-        other = Person.objects.filter(pk=int(request.GET["other"])).first()
-    if request.method == "POST" and form.is_valid():
-        other = Person.objects.filter(pk=form.cleaned_data["other"]).first()
-        if other is None:
-            form.add_error("other", _("There is no person with this ID."))
-        else:
-            try:
-                services.merge_people(survivor, other, by=request.user)
-            except services.MergeError as error:
-                form.add_error("other", str(error))
-            else:
-                messages.success(
-                    request,
-                    _("“%(merged)s” was merged into “%(survivor)s”.")
-                    % {"merged": other.full_name, "survivor": survivor.full_name},
-                )
-                return redirect(survivor)
-    return render(
+    return _merge(
         request,
-        "crm/merge.html",
-        {
-            "form": form,
-            "survivor": survivor,
-            "other": other,
-            "kind": "person",
-            "other_affiliations": other.affiliations.count() if other else 0,
-        },
+        survivor,
+        merge=services.merge_people,
+        kind="person",
+        not_found=_("There is no person with this ID."),
     )
 
 
