@@ -11,4 +11,6 @@ class CrmConfig(AppConfig):
 
         from . import roles
 
-        post_migrate.connect(roles.sync_groups_after_migrate, sender=self)
+        # After every app's migrations: role permissions may name models of apps that
+        # migrate after crm (scouting, pipeline, ...). sync_groups is idempotent.
+        post_migrate.connect(roles.sync_groups_after_migrate, dispatch_uid="crm.sync_groups")
