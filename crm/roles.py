@@ -59,7 +59,15 @@ _CONTACT_WORK = [
 ]
 
 PERMISSIONS: dict[Role, list[str]] = {
-    Role.SCOUT: _REFERENCE_VIEW + _CONTACT_WORK,
+    Role.SCOUT: _REFERENCE_VIEW
+    + _CONTACT_WORK
+    + [
+        "scouting.view_visit",
+        "scouting.add_visit",
+        "scouting.change_visit",
+        "scouting.view_followup",
+        "scouting.add_followup",
+    ],
     Role.NETWORK_MANAGER: _REFERENCE_VIEW
     + _CONTACT_WORK
     + [
@@ -69,6 +77,13 @@ PERMISSIONS: dict[Role, list[str]] = {
         "crm.merge_organisation",
         "crm.merge_person",
         "crm.export_organisation",
+        "scouting.view_visit",
+        "scouting.add_visit",
+        "scouting.change_visit",
+        "scouting.view_followup",
+        "scouting.add_followup",
+        "scouting.change_followup",
+        "scouting.delete_followup",
     ],
     Role.ADMINISTRATION: _REFERENCE_VIEW
     + _CONTACT_WORK
@@ -98,6 +113,20 @@ PERMISSIONS: dict[Role, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "scouting.view_visit",
+        "scouting.view_followup",
+        "scouting.view_interviewguide",
+        "scouting.add_interviewguide",
+        "scouting.change_interviewguide",
+        "scouting.view_guidesection",
+        "scouting.add_guidesection",
+        "scouting.change_guidesection",
+        "scouting.view_guidequestion",
+        "scouting.add_guidequestion",
+        "scouting.change_guidequestion",
+        "scouting.view_followuprule",
+        "scouting.add_followuprule",
+        "scouting.change_followuprule",
     ],
     Role.FUNDING_VIEWER: [],
 }

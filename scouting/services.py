@@ -1,0 +1,369 @@
+"""Use cases of scouting: recording and submitting visits, raising and assigning follow-ups."""
+
+from __future__ import annotations
+
+import datetime
+import uuid as uuid_lib
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from crm.models import Organisation, Person, Topic
+from crm.roles import Role
+from crm.services import save_with_history
+
+from .models import FollowUp, FollowUpRule, InterviewGuide, Visit
+
+User = AbstractBaseUser
+
+# What a client may set on a visit; status, version and authorship are the services' job.
+VISIT_FIELDS = frozenset(
+    {
+        "organisation",
+        "visited_at",
+        "format",
+        "purpose",
+        "needs",
+        "green_skills_interest",
+        "summary",
+        "is_confidential",
+        "guide_version",
+        "answers",
+    }
+)
+
+
+class VisitAccessError(PermissionDenied):
+    """The user may not do this with this visit."""
+
+
+class FollowUpAccessError(PermissionDenied):
+    """The user may not do this with these follow-ups."""
+
+
+class StaleVisit(Exception):
+    """The visit changed since the client read it; it must reload before saving."""
+
+    def __init__(self, *, expected: int, current: int) -> None:
+        super().__init__(f"expected version {expected}, visit is at version {current}")
+        self.expected = expected
+        self.current = current
+
+
+# --- Visits --------------------------------------------------------------------------
+
+
+def record_visit(
+    *,
+    uuid: uuid_lib.UUID | str,
+    organisation: Organisation,
+    by: User,
+    scouts: Iterable[User] | None = None,
+    people_met: Iterable[Person] = (),
+    topics: Iterable[Topic] = (),
+    **fields: Any,
+) -> tuple[Visit, bool]:
+    """Store a draft visit under the client's UUID; sent again, the stored one is
+    returned unchanged. Returns the visit and whether it was created.
+
+    ``scouts`` defaults to the recording user.
+    """
+    if not by.has_perm("scouting.add_visit"):
+        raise VisitAccessError(_("You may not record visits."))
+    unknown = set(fields) - VISIT_FIELDS
+    if unknown:
+        raise TypeError(f"record_visit() got unexpected fields: {sorted(unknown)}")
+    existing = _visit_by_uuid(uuid, by=by)
+    if existing is not None:
+        return existing, False
+    visit = Visit(uuid=uuid, organisation=organisation, created_by=by, **fields)
+    if "guide_version" not in fields:
+        visit.guide_version = InterviewGuide.objects.current()
+    try:
+        with transaction.atomic():
+            save_with_history(visit, by=by)
+            _set_visit_relations(
+                visit, scouts=list(scouts or [by]), people_met=people_met, topics=topics, by=by
+            )
+    except IntegrityError:
+        # The same visit arrived twice at once: the other request stored it.
+        existing = _visit_by_uuid(uuid, by=by)
+        if existing is None:
+            raise
+        return existing, False
+    return visit, True
+
+
+def _visit_by_uuid(uuid: uuid_lib.UUID | str, *, by: User) -> Visit | None:
+    visit = Visit.objects.filter(uuid=uuid).first()
+    if visit is not None and not Visit.objects.for_user(by).filter(pk=visit.pk).exists():
+        raise VisitAccessError(_("This visit belongs to someone else."))
+    return visit
+
+
+def _set_visit_relations(
+    visit: Visit,
+    *,
+    scouts: Iterable[User] | None = None,
+    people_met: Iterable[Person] | None = None,
+    topics: Iterable[Topic] | None = None,
+    by: User,
+) -> None:
+    # simple-history records M2M changes through m2m_changed with the instance's user.
+    visit._history_user = by  # type: ignore[attr-defined]
+    if scouts is not None:
+        scouts = list(scouts)
+        if not scouts:
+            raise ValidationError({"scouts": _("A visit needs at least one scout.")})
+        visit.scouts.set(scouts)
+    if people_met is not None:
+        visit.people_met.set(list(people_met))
+    if topics is not None:
+        visit.topics.set(list(topics))
+
+
+@transaction.atomic
+def update_visit(visit: Visit, *, expected_version: int, by: User, **changes: Any) -> Visit:
+    """Change a visit the client read at ``expected_version``.
+
+    Raises ``StaleVisit`` if it changed since, ``VisitAccessError`` if ``by`` may not
+    edit it. ``scouts``, ``people_met`` and ``topics`` replace the related sets.
+    """
+    relations = {k: changes.pop(k) for k in ("scouts", "people_met", "topics") if k in changes}
+    unknown = set(changes) - VISIT_FIELDS
+    if unknown:
+        raise TypeError(f"update_visit() got unexpected fields: {sorted(unknown)}")
+    locked = Visit.objects.select_for_update().get(pk=visit.pk)
+    _check_editable(locked, by=by)
+    if locked.version != expected_version:
+        raise StaleVisit(expected=expected_version, current=locked.version)
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.version += 1
+    reason = None if locked.is_draft() else _("Changed after submission")
+    save_with_history(locked, by=by, reason=reason)
+    _set_visit_relations(locked, **relations, by=by)
+    return locked
+
+
+def _check_editable(visit: Visit, *, by: User) -> None:
+    if not by.has_perm("scouting.change_visit") or not visit.is_editable_by(by):
+        raise VisitAccessError(_("Only the visit's scouts and network managers may change it."))
+
+
+@transaction.atomic
+def submit_visit(visit: Visit, *, by: User) -> Visit:
+    """Submit a draft and raise the follow-ups the interview guide's rules call for."""
+    locked = Visit.objects.select_for_update().get(pk=visit.pk)
+    _check_editable(locked, by=by)
+    locked.submit()
+    locked.version += 1
+    save_with_history(locked, by=by, reason=_("Submitted"))
+    apply_follow_up_rules(locked, by=by)
+    return locked
+
+
+def apply_follow_up_rules(visit: Visit, *, by: User) -> list[FollowUp]:
+    """Create the follow-ups the guide's rules raise for the visit's answers; a rule
+    that already raised one for this visit is skipped."""
+    if visit.guide_version_id is None or not visit.answers:
+        return []
+    rules = FollowUpRule.objects.filter(question__section__guide_id=visit.guide_version_id)
+    already = set(visit.follow_ups.filter(rule__isnull=False).values_list("rule_id", flat=True))
+    now = timezone.now()
+    today = timezone.localdate()
+    created = []
+    for rule in rules.select_related("question", "assignee").order_by("pk"):
+        if rule.pk in already or not rule.matches(visit.answers):
+            continue
+        assignee = rule.assignee
+        if assignee is None and rule.assignee_role == Role.NETWORK_MANAGER:
+            assignee = visit.organisation.responsible_manager
+        created.append(
+            FollowUp(
+                title=rule.follow_up_title,
+                description=rule.follow_up_description,
+                visit=visit,
+                organisation_id=visit.organisation_id,
+                rule=rule,
+                assignee=assignee,
+                assigned_at=now if assignee else None,
+                due_date=today + datetime.timedelta(days=rule.due_in_days),
+                created_by=by,
+            )
+        )
+    if created:
+        bulk_create_with_history(
+            created, FollowUp, default_user=by, default_change_reason=_("Raised by a guide rule")
+        )
+        assigned = [f.pk for f in created if f.assignee_id]
+        if assigned:
+            transaction.on_commit(partial(notify_assignment, assigned))
+    return created
+
+
+# --- Follow-ups ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def propose_follow_up(
+    *,
+    by: User,
+    title: str,
+    description: str = "",
+    visit: Visit | None = None,
+    organisation: Organisation | None = None,
+    person: Person | None = None,
+    due_date: datetime.date | None = None,
+    priority: str = FollowUp.Priority.NORMAL,
+) -> FollowUp:
+    """A new, unassigned follow-up; network managers assign it."""
+    if not by.has_perm("scouting.add_followup"):
+        raise FollowUpAccessError(_("You may not propose follow-ups."))
+    if visit is not None and not Visit.objects.for_user(by).filter(pk=visit.pk).exists():
+        raise VisitAccessError(_("This visit belongs to someone else."))
+    if visit is not None and organisation is None:
+        organisation = visit.organisation
+    follow_up = FollowUp(
+        title=title.strip(),
+        description=description.strip(),
+        visit=visit,
+        organisation=organisation,
+        person=person,
+        due_date=due_date,
+        priority=priority,
+        created_by=by,
+    )
+    save_with_history(follow_up, by=by)
+    return follow_up
+
+
+@transaction.atomic
+def assign_follow_ups(
+    follow_ups: Iterable[FollowUp],
+    *,
+    assignee: User,
+    due_date: datetime.date | None = None,
+    priority: str | None = None,
+    by: User,
+) -> int:
+    """Assign (or reassign) open follow-ups, optionally setting due date and priority.
+
+    Returns how many changed; new assignees are emailed once the transaction commits.
+    """
+    if not by.has_perm("scouting.change_followup"):
+        raise FollowUpAccessError(_("Only network managers may assign follow-ups."))
+    if not assignee.is_active:
+        raise ValidationError({"assignee": _("This user account is deactivated.")})
+    if priority is not None and priority not in FollowUp.Priority.values:
+        raise ValidationError({"priority": _("Unknown priority.")})
+    ids = [f.pk for f in follow_ups]
+    locked = list(FollowUp.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if any(not f.is_open() for f in locked):
+        raise ValidationError(_("Completed or cancelled follow-ups cannot be assigned."))
+    now = timezone.now()
+    changed, newly_assigned = [], []
+    for follow_up in locked:
+        before = (follow_up.assignee_id, follow_up.due_date, follow_up.priority)
+        if follow_up.assignee_id != assignee.pk:
+            follow_up.assignee = assignee
+            follow_up.assigned_by = by
+            follow_up.assigned_at = now
+            newly_assigned.append(follow_up.pk)
+        if due_date is not None:
+            follow_up.due_date = due_date
+        if priority is not None:
+            follow_up.priority = priority
+        if (follow_up.assignee_id, follow_up.due_date, follow_up.priority) != before:
+            changed.append(follow_up)
+    if changed:
+        bulk_update_with_history(
+            changed,
+            FollowUp,
+            ["assignee", "assigned_by", "assigned_at", "due_date", "priority"],
+            default_user=by,
+            default_change_reason=_("Assigned"),
+        )
+    if newly_assigned:
+        transaction.on_commit(partial(notify_assignment, newly_assigned))
+    return len(changed)
+
+
+@transaction.atomic
+def complete_follow_up(follow_up: FollowUp, *, note: str, by: User) -> FollowUp:
+    locked = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    may = locked.assignee_id == by.pk or by.has_perm("scouting.change_followup")
+    if not may:
+        raise FollowUpAccessError(_("Only the assignee or a network manager may complete this."))
+    if not locked.is_open():
+        raise ValidationError(_("This follow-up is already closed."))
+    locked.status = FollowUp.Status.DONE
+    locked.completion_note = note.strip()
+    locked.completed_at = timezone.now()
+    save_with_history(locked, by=by, reason=_("Completed"))
+    return locked
+
+
+def notify_assignment(follow_up_ids: Iterable[int]) -> int:
+    """Email each assignee (who has an address) the follow-ups just given to them.
+
+    Returns the number of emails sent. Runs after commit, so it reads current rows.
+    """
+    rows = (
+        FollowUp.objects.filter(pk__in=list(follow_up_ids), assignee__isnull=False)
+        .exclude(assignee__email="")
+        .select_related("assignee", "organisation", "person")
+        .order_by("due_date", "pk")
+    )
+    by_assignee: dict[int, list[FollowUp]] = defaultdict(list)
+    for follow_up in rows:
+        by_assignee[follow_up.assignee_id].append(follow_up)  # type: ignore[index]
+    users = get_user_model().objects.in_bulk(list(by_assignee))
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for user_id, items in by_assignee.items():
+            user = users[user_id]
+            send_mail(
+                _assignment_subject(items),
+                _assignment_body(user, items),
+                None,
+                [user.email],
+            )
+            sent += 1
+    return sent
+
+
+def _assignment_subject(items: list[FollowUp]) -> str:
+    if len(items) == 1:
+        return settings.EMAIL_SUBJECT_PREFIX + _("New follow-up: %(title)s") % {
+            "title": items[0].title
+        }
+    return settings.EMAIL_SUBJECT_PREFIX + _("%(count)d new follow-ups for you") % {
+        "count": len(items)
+    }
+
+
+def _assignment_body(user: Any, items: list[FollowUp]) -> str:
+    name = user.get_full_name() or user.get_username()
+    lines = [_("Hello %(name)s,") % {"name": name}, "", _("you have been assigned:"), ""]
+    for item in items:
+        about = item.organisation or item.person or item.visit
+        due = (
+            _("due on %(date)s") % {"date": item.due_date.strftime("%d.%m.%Y")}
+            if item.due_date
+            else _("no due date")
+        )
+        lines.append(f"- {item.title} ({about}, {due}, {item.get_priority_display()})")
+    lines += ["", _("You find your follow-ups under “My follow-ups” in the CRM.")]
+    return "\n".join(lines)
