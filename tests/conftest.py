@@ -3,10 +3,20 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 
 from crm.models import District, Municipality, Organisation, Person, Topic
 from crm.roles import Role
 from tests.personas import make_user
+
+
+@pytest.fixture(autouse=True)
+def _default_language(settings):
+    """Every test starts in German: a request with another language (LocaleMiddleware)
+    leaves that language active in the thread, and the next test would inherit it."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
