@@ -7,6 +7,7 @@ model's own validation (``full_clean``) runs, exactly as in the UI.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -148,7 +149,7 @@ def _fields(serializer: BaseSerializer, *, without: Sequence[str] = ()) -> dict[
     return data
 
 
-class DuplicateCheckMixin:
+class DuplicateCheckMixin(ABC):
     """Refuse a likely duplicate (409 with the candidates) unless the client confirms it.
 
     Checked on create, and on update when a field that identifies the record changes,
@@ -157,10 +158,10 @@ class DuplicateCheckMixin:
 
     identity_fields: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def find_duplicates(
         self, values: dict[str, Any], *, exclude_pk: int | None
-    ) -> list[DuplicateCandidate]:
-        raise NotImplementedError
+    ) -> list[DuplicateCandidate]: ...
 
     def _duplicate_conflict(
         self, serializer: BaseSerializer, instance: models.Model | None = None

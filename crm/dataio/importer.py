@@ -16,6 +16,7 @@ given, the organisation they belong to) if that name is unambiguous.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -295,7 +296,7 @@ class _Builder:
         return self.model(*args)
 
 
-class _Importer:
+class _Importer(ABC):
     """One import pass over a file's rows; subclasses know their model."""
 
     model: type[models.Model]
@@ -320,11 +321,11 @@ class _Importer:
         self.changed_attrs: set[str] = set()
 
     # Template for subclasses: plan a batch of valid rows, then write it.
-    def plan(self, rows: list[ParsedRow]) -> list[RowOutcome]:
-        raise NotImplementedError
+    @abstractmethod
+    def plan(self, rows: list[ParsedRow]) -> list[RowOutcome]: ...
 
-    def flush(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def flush(self) -> None: ...
 
     def process(self, rows: list[ParsedRow]) -> list[RowOutcome]:
         outcomes: dict[int, RowOutcome] = {}
@@ -341,8 +342,8 @@ class _Importer:
             outcomes[outcome.line] = outcome
         return [outcomes[row.line] for row in rows]
 
-    def label(self, values: dict[str, Any]) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def label(self, values: dict[str, Any]) -> str: ...
 
     def _duplicate_messages(self, row: ParsedRow) -> list[str]:
         messages = []
