@@ -10,6 +10,8 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 
 urlpatterns = [
     path("", include("crm.web_urls")),
+    path("", include("scouting.urls")),
+    path("calendar/", include("scouting.calendar_urls")),
     path("data/", include("crm.dataio.urls")),
     path("api/", include("crm.api.urls")),
     path("accounts/", include("allauth.urls")),

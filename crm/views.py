@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import permissions, services
+from .extensions import TimelineEntry, panels, timeline_entries
 from .filters import OrganisationFilter, PersonFilter
 from .forms import (
     AffiliationForm,
@@ -84,6 +85,7 @@ def home(request: HttpRequest) -> HttpResponse:
             .select_related("municipality")
             .order_by("name")[:8]
         )
+    context["panels"] = panels(request)
     return render(request, "crm/home.html", context)
 
 
@@ -234,7 +236,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     relationship_count = relationships_out.count() + relationships_in.count()
     relationships = list(relationships_out[:DETAIL_LIST_LIMIT])
     relationships += list(relationships_in[: DETAIL_LIST_LIMIT - len(relationships)])
-    timeline = _timeline(organisation=organisation)
+    timeline = _timeline(request.user, organisation=organisation)
     context = {
         "organisation": organisation,
         "affiliations": affiliations[:DETAIL_LIST_LIMIT],
@@ -260,12 +262,23 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "crm/organisation_detail.html", context)
 
 
-def _timeline(*, organisation: Organisation | None = None, person: Person | None = None) -> list:
-    """Notes now; visits and transfer requests join here when their apps provide them."""
-    notes = Note.objects.select_related("author")
+def _timeline(
+    user: Any, *, organisation: Organisation | None = None, person: Person | None = None
+) -> list[TimelineEntry]:
+    """Notes, and what other apps (visits, transfer requests) register."""
+    return timeline_entries(
+        user=user, organisation=organisation, person=person, limit=DETAIL_LIST_LIMIT
+    )
+
+
+def note_timeline(
+    *, user: Any, organisation: Organisation | None, person: Person | None, limit: int
+) -> list[TimelineEntry]:
+    notes = Note.objects.select_related("author").order_by("-created_at", "-pk")
     notes = notes.filter(organisation=organisation) if organisation else notes.filter(person=person)
     return [
-        {"when": n.created_at, "kind": "note", "who": n.author, "text": n.text} for n in notes[:50]
+        TimelineEntry(when=n.created_at, kind=_("Note"), who=n.author, text=n.text)
+        for n in notes[:limit]
     ]
 
 
@@ -554,7 +567,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "affiliations": person.affiliations.select_related("organisation__municipality"),
         "consents": person.consents.select_related("recorded_by"),
         "can_be_emailed": person.can_be_emailed(),
-        "timeline": _timeline(person=person),
+        "timeline": _timeline(request.user, person=person),
         "note_form": NoteForm(),
         "consent_form": ConsentForm(),
         "affiliation_form": AffiliationForm(),

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -366,6 +367,9 @@ class Visit(models.Model):
             return str(_("Invalid answers to: %(keys)s") % {"keys": ", ".join(sorted(invalid))})
         return None
 
+    def get_absolute_url(self) -> str:
+        return reverse("scouting:visit_detail", args=[self.uuid])
+
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
 
@@ -571,3 +575,31 @@ class FollowUp(models.Model):
     def is_overdue(self, *, on: datetime.date | None = None) -> bool:
         day = on or timezone.localdate()
         return self.is_open() and self.due_date is not None and self.due_date < day
+
+
+# --- Calendar feed -------------------------------------------------------------------
+
+
+class CalendarFeed(models.Model):
+    """A user's secret iCalendar feed of their open follow-ups.
+
+    Only a hash of the token is stored: the feed URL is shown once when it is
+    created. Revoking deletes the row, so the old URL stops working at once.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+        verbose_name=_("user"),
+    )
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self) -> str:
+        return str(self.user)
