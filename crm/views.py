@@ -211,7 +211,8 @@ def organisation_duplicates(request: HttpRequest) -> HttpResponse:
     permissions.require_permission(request.user, "crm.view_organisation")
     exclude = request.GET.get("exclude")
     duplicates = services.find_duplicate_organisations(
-        name=clean_query(request.GET.get("name")),
+        # The visit form names its field for a new organisation differently.
+        name=clean_query(request.GET.get("name") or request.GET.get("new_organisation_name")),
         email=clean_query(request.GET.get("email")),
         website=clean_query(request.GET.get("website")),
         register_number=clean_query(request.GET.get("register_number")),

@@ -373,6 +373,10 @@ class Visit(models.Model):
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
 
+    def need_labels(self) -> list[str]:
+        labels = dict(Need.choices)
+        return [str(labels.get(n, n)) for n in self.needs]
+
     def has_scout(self, user: AnyUser) -> bool:
         return bool(user.pk) and self.scouts.filter(pk=user.pk).exists()
 

@@ -6,6 +6,7 @@ import datetime
 import uuid as uuid_lib
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -19,9 +20,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from crm.models import Organisation, Person, Topic
+from crm.models import ConsentRecord, Organisation, Person, Topic
 from crm.roles import Role
-from crm.services import save_with_history
+from crm.services import create_organisation, create_person, record_consent, save_with_history
 
 from .models import FollowUp, FollowUpRule, InterviewGuide, Visit
 
@@ -213,6 +214,102 @@ def apply_follow_up_rules(visit: Visit, *, by: User) -> list[FollowUp]:
     return created
 
 
+@dataclass
+class NewContact:
+    """A person met on a visit who is not in the CRM yet, with the GDPR basis on which
+    their contact details are stored."""
+
+    person: Person
+    lawful_basis: str
+    function: str = ""
+
+
+@transaction.atomic
+def capture_visit(
+    *,
+    uuid: uuid_lib.UUID | str,
+    expected_version: int | None,
+    by: User,
+    organisation: Organisation | None = None,
+    new_organisation: Organisation | None = None,
+    new_contact: NewContact | None = None,
+    scouts: Iterable[User] | None = None,
+    people_met: Iterable[Person] = (),
+    topics: Iterable[Topic] = (),
+    follow_up: dict[str, str] | None = None,
+    submit: bool = False,
+    **fields: Any,
+) -> Visit:
+    """Everything the visit form records, in one transaction: a new organisation and a
+    new contact (with their consent basis) if given, the visit itself (created under the
+    client's UUID or updated at ``expected_version``), a proposed follow-up, and the
+    submission.
+
+    A visit that exists already must be updated at its current version; with
+    ``expected_version`` None that is only the case for the caller's own draft
+    (its autosave answer may have been lost). Otherwise ``StaleVisit`` is raised
+    before anything is written.
+    """
+    existing = Visit.objects.select_for_update().filter(uuid=uuid).first()
+    if existing is not None:
+        _check_editable(existing, by=by)
+        if expected_version is None and existing.is_draft() and existing.created_by_id == by.pk:
+            expected_version = existing.version
+        if expected_version != existing.version:
+            raise StaleVisit(expected=expected_version or 0, current=existing.version)
+    if new_organisation is not None:
+        new_organisation.full_clean()
+        organisation = create_organisation(new_organisation, by=by)
+    if organisation is None:
+        raise ValidationError({"organisation": _("Choose the organisation you visited.")})
+    people = list(people_met)
+    if new_contact is not None:
+        person = create_person(
+            new_contact.person, by=by, organisation=organisation, function=new_contact.function
+        )
+        record_consent(
+            ConsentRecord(
+                person=person,
+                purpose=ConsentRecord.Purpose.EMAIL_CONTACT,
+                lawful_basis=new_contact.lawful_basis,
+                source=_("Company visit on %(date)s")
+                % {
+                    "date": timezone.localtime(fields.get("visited_at") or timezone.now()).strftime(
+                        "%d.%m.%Y"
+                    )
+                },
+            ),
+            by=by,
+        )
+        people.append(person)
+    if existing is None:
+        visit, _created = record_visit(
+            uuid=uuid,
+            organisation=organisation,
+            by=by,
+            scouts=scouts,
+            people_met=people,
+            topics=topics,
+            **fields,
+        )
+    else:
+        changes: dict[str, Any] = {"organisation": organisation, **fields}
+        changes.update(people_met=people, topics=list(topics))
+        if scouts is not None:
+            changes["scouts"] = list(scouts)
+        visit = update_visit(existing, expected_version=existing.version, by=by, **changes)
+    if follow_up and follow_up.get("title"):
+        propose_follow_up(
+            by=by,
+            title=follow_up["title"],
+            description=follow_up.get("description", ""),
+            visit=visit,
+        )
+    if submit and visit.is_draft():
+        visit = submit_visit(visit, by=by)
+    return visit
+
+
 # --- Follow-ups ----------------------------------------------------------------------
 
 
@@ -312,6 +409,50 @@ def complete_follow_up(follow_up: FollowUp, *, note: str, by: User) -> FollowUp:
     locked.completion_note = note.strip()
     locked.completed_at = timezone.now()
     save_with_history(locked, by=by, reason=_("Completed"))
+    return locked
+
+
+@transaction.atomic
+def change_follow_up(follow_up: FollowUp, *, by: User, **changes: Any) -> FollowUp:
+    """Network managers correct the title, description, due date or priority."""
+    if not by.has_perm("scouting.change_followup"):
+        raise FollowUpAccessError(_("Only network managers may change follow-ups."))
+    allowed = {"title", "description", "due_date", "priority"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"change_follow_up() got unexpected fields: {sorted(unknown)}")
+    locked = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if not locked.is_open():
+        raise ValidationError(_("This follow-up is already closed."))
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    save_with_history(locked, by=by)
+    return locked
+
+
+@transaction.atomic
+def start_follow_up(follow_up: FollowUp, *, by: User) -> FollowUp:
+    """The assignee (or a network manager) marks a follow-up as in progress."""
+    locked = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if locked.assignee_id != by.pk and not by.has_perm("scouting.change_followup"):
+        raise FollowUpAccessError(_("Only the assignee or a network manager may do this."))
+    if locked.status != FollowUp.Status.OPEN:
+        raise ValidationError(_("Only open follow-ups can be started."))
+    locked.status = FollowUp.Status.IN_PROGRESS
+    save_with_history(locked, by=by, reason=_("Started"))
+    return locked
+
+
+@transaction.atomic
+def cancel_follow_up(follow_up: FollowUp, *, note: str, by: User) -> FollowUp:
+    if not by.has_perm("scouting.change_followup"):
+        raise FollowUpAccessError(_("Only network managers may cancel follow-ups."))
+    locked = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if not locked.is_open():
+        raise ValidationError(_("This follow-up is already closed."))
+    locked.status = FollowUp.Status.CANCELLED
+    locked.completion_note = note.strip()
+    save_with_history(locked, by=by, reason=_("Cancelled"))
     return locked
 
 

@@ -23,6 +23,8 @@
     hidden.value = pick.dataset.pickId;
     input.value = pick.dataset.pickLabel;
     list.innerHTML = "";
+    // Let dependent parts (the visit form's people picker) react to the choice.
+    hidden.dispatchEvent(new Event("change", { bubbles: true }));
     input.focus();
   });
 

@@ -1,0 +1,394 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.models import ConsentRecord, Organisation, Person
+from scouting.models import FollowUp, InterviewGuide, Visit
+from scouting.services import record_visit, submit_visit
+
+pytestmark = pytest.mark.django_db
+
+
+def make_visit(organisation, by, **fields):
+    fields.setdefault("uuid", uuid.uuid4())
+    return record_visit(organisation=organisation, by=by, **fields)[0]
+
+
+def form_data(organisation=None, **extra):
+    data = {
+        "uuid": str(uuid.uuid4()),
+        "version": "",
+        "organisation": organisation.pk if organisation else "",
+        "visited_at": "2026-11-20T10:30",
+        "format": "on_site",
+        "purpose": "first_contact",
+        "new_organisation_kind": "sme",
+        "summary": "Gespräch mit der Geschäftsführung über Fachkräfte.",
+    }
+    data.update(extra)
+    return data
+
+
+# --- list ----------------------------------------------------------------------------
+
+
+def test_list_shows_visible_visits_and_hides_confidential_ones(
+    client_as, organisation, scout, scout2, administration
+):
+    make_visit(organisation, scout, summary="offen")
+    make_visit(organisation, scout, summary="geheim", is_confidential=True)
+    url = reverse("scouting:visit_list")
+    assert client_as(scout).get(url).context["page"].paginator.count == 2
+    assert client_as(scout2).get(url).context["page"].paginator.count == 1
+    assert client_as(administration).get(url).context["page"].paginator.count == 1
+
+
+def test_list_is_closed_to_funders_and_outsiders(client_as, funder, outsider, client):
+    url = reverse("scouting:visit_list")
+    assert client_as(funder).get(url).status_code == 403
+    assert client_as(outsider).get(url).status_code == 403
+    assert client.get(url).status_code == 302
+
+
+def test_list_filters(client_as, organisation, region, scout, scout2, manager, topics):
+    city_org = Organisation.objects.create(
+        name="Stadtwerk", kind=Organisation.Kind.SME, municipality=region["urban"]
+    )
+    skilled = make_visit(organisation, scout, needs=["skilled_workers"], topics=[topics["ai"]])
+    funding = make_visit(city_org, scout2, needs=["funding"])
+    submit_visit(funding, by=scout2)
+    client = client_as(manager)
+
+    def found(**params):
+        response = client.get(reverse("scouting:visit_list"), params)
+        assert response.status_code == 200
+        return {v.pk for v in response.context["page"].object_list}
+
+    assert found(need="skilled_workers") == {skilled.pk}
+    assert found(need="funding") == {funding.pk}
+    assert found(scout=scout2.pk) == {funding.pk}
+    assert found(district=region["district"].pk) == {skilled.pk}
+    assert found(area_type="urban") == {funding.pk}
+    assert found(status="submitted") == {funding.pk}
+    # A parent topic finds visits tagged with its sub-topics.
+    assert found(topic=topics["digital"].pk) == {skilled.pk}
+    assert found(visited_from="2000-01-01", visited_to="2000-01-31") == set()
+    assert found(organisation=city_org.pk) == {funding.pk}
+
+
+def test_list_with_invalid_filter_says_so(client_as, manager):
+    response = client_as(manager).get(reverse("scouting:visit_list"), {"need": "nonsense"})
+    assert response.status_code == 200
+    assert response.context["filter"].errors
+
+
+def test_list_query_count_is_constant(client_as, organisation, scout, scout2, topics):
+    client = client_as(scout)
+    url = reverse("scouting:visit_list")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx)
+
+    for _ in range(3):
+        make_visit(organisation, scout, scouts=[scout, scout2], topics=[topics["ai"]])
+    few = queries()
+    for _ in range(20):
+        make_visit(organisation, scout, scouts=[scout, scout2], topics=[topics["ai"]])
+    assert queries() == few
+
+
+def test_export_csv_leaves_out_confidential_summaries(client_as, organisation, manager, scout):
+    make_visit(organisation, scout, summary="=HYPERLINK(1)", needs=["funding"])
+    make_visit(organisation, scout, summary="Betriebsgeheimnis", is_confidential=True)
+    response = client_as(manager).get(reverse("scouting:visit_export"), {"format": "csv"})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert "Müller Maschinenbau GmbH" in body
+    assert "'=HYPERLINK(1)" in body  # formula escaped
+    assert "Betriebsgeheimnis" not in body
+    assert "Förderung" in body or "Funding" in body
+
+
+def test_export_xlsx_and_access(client_as, organisation, manager, scout):
+    make_visit(organisation, scout)
+    response = client_as(manager).get(reverse("scouting:visit_export"), {"format": "xlsx"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert client_as(scout).get(reverse("scouting:visit_export")).status_code == 403
+    bad = client_as(manager).get(reverse("scouting:visit_export"), {"format": "pdf"})
+    assert bad.status_code == 400
+
+
+# --- create --------------------------------------------------------------------------
+
+
+def test_new_visit_form_renders_with_guide(client_as, scout):
+    response = client_as(scout).get(reverse("scouting:visit_create"))
+    assert response.status_code == 200
+    assert response.context["guide"] == InterviewGuide.objects.current()
+    assert "answer_skilled_worker_shortage" in response.context["form"].fields or any(
+        name.startswith("answer_") for name in response.context["form"].fields
+    )
+
+
+def test_scout_submits_a_visit_with_a_new_person_and_a_rule_follow_up(
+    client_as, organisation, person, scout, topics
+):
+    guide = InterviewGuide.objects.current()
+    rule_question = guide.questions().filter(rules__isnull=False).first()
+    rule = rule_question.rules.first()
+    value = rule.when_value
+    answer = ("yes" if value else "no") if isinstance(value, bool) else value
+    data = form_data(
+        organisation,
+        people_met=[person.pk],
+        topics=[topics["digital"].pk],
+        needs=["skilled_workers", "funding"],
+        new_person_first_name="Jens",
+        new_person_last_name="Jansen",
+        new_person_email="j.jansen@mueller-maschinenbau.de",
+        new_person_function="Werkleiter",
+        new_person_lawful_basis="consent",
+        follow_up_title="Förderberatung anbieten",
+        submit="1",
+        **{f"answer_{rule_question.key}": answer},
+    )
+    response = client_as(scout).post(reverse("scouting:visit_create"), data)
+    visit = Visit.objects.get(uuid=data["uuid"])
+    assert response.status_code == 302 and response["Location"] == visit.get_absolute_url()
+    assert visit.status == Visit.Status.SUBMITTED
+    assert visit.needs == ["skilled_workers", "funding"]
+    new_person = Person.objects.get(last_name="Jansen")
+    assert set(visit.people_met.all()) == {person, new_person}
+    assert new_person.affiliations.get().organisation == organisation
+    consent = ConsentRecord.objects.get(person=new_person)
+    assert consent.lawful_basis == "consent" and consent.recorded_by == scout
+    titles = set(visit.follow_ups.values_list("title", flat=True))
+    assert {"Förderberatung anbieten", rule.follow_up_title} <= titles
+    assert visit.follow_ups.get(rule=rule).due_date is not None
+    assert list(visit.scouts.all()) == [scout]
+
+
+def test_posting_the_same_new_visit_twice_stores_it_once(client_as, organisation, scout):
+    data = form_data(organisation, submit="1")
+    client = client_as(scout)
+    client.post(reverse("scouting:visit_create"), data)
+    again = client.post(reverse("scouting:visit_create"), data, follow=True)
+    assert Visit.objects.filter(uuid=data["uuid"]).count() == 1
+    assert "inzwischen" in again.content.decode() or "meantime" in again.content.decode()
+
+
+def test_new_organisation_is_created_with_the_visit_after_duplicate_check(
+    client_as, organisation, region, scout
+):
+    client = client_as(scout)
+    data = form_data(
+        None,
+        new_organisation_name="Mueller Maschinenbau GmbH",
+        new_organisation_municipality=region["rural"].pk,
+    )
+    warned = client.post(reverse("scouting:visit_create"), data)
+    assert warned.status_code == 200
+    assert warned.context["duplicates"]
+    assert not Visit.objects.exists()
+    data["confirm_not_duplicate"] = "on"
+    saved = client.post(reverse("scouting:visit_create"), data)
+    assert saved.status_code == 302
+    visit = Visit.objects.get()
+    assert visit.organisation.name == "Mueller Maschinenbau GmbH"
+    assert visit.organisation.history.first().history_user == scout
+
+
+def test_invalid_visit_changes_nothing_and_says_why(client_as, organisation, scout):
+    client = client_as(scout)
+    no_org = client.post(reverse("scouting:visit_create"), form_data(None))
+    assert no_org.status_code == 200
+    assert no_org.context["form"].errors["organisation"]
+    person_without_basis = client.post(
+        reverse("scouting:visit_create"),
+        form_data(organisation, new_person_last_name="Ohnegrund"),
+    )
+    assert person_without_basis.context["form"].errors["new_person_lawful_basis"]
+    bad_need = client.post(reverse("scouting:visit_create"), form_data(organisation, needs=["x"]))
+    assert bad_need.context["form"].errors["needs"]
+    assert not Visit.objects.exists() and not Person.objects.filter(last_name="Ohnegrund").exists()
+
+
+def test_people_of_another_organisation_cannot_be_picked(client_as, organisation, region, scout):
+    other = Organisation.objects.create(name="Andere AG", municipality=region["urban"])
+    stranger = Person.objects.create(first_name="Fremd", last_name="Person")
+    stranger.affiliations.create(organisation=other)
+    response = client_as(scout).post(
+        reverse("scouting:visit_create"), form_data(organisation, people_met=[stranger.pk])
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["people_met"]
+    assert not Visit.objects.exists()
+
+
+def test_funder_and_administration_cannot_log_visits(client_as, funder, administration):
+    assert client_as(funder).get(reverse("scouting:visit_create")).status_code == 403
+    assert client_as(administration).get(reverse("scouting:visit_create")).status_code == 403
+
+
+def test_people_picker_lists_the_organisations_people(client_as, organisation, person, scout):
+    response = client_as(scout).get(
+        reverse("scouting:visit_people"), {"organisation": organisation.pk}
+    )
+    assert response.status_code == 200
+    assert "Schmidt" in response.content.decode()
+
+
+# --- autosave ------------------------------------------------------------------------
+
+
+def test_autosave_creates_then_updates_the_draft(client_as, organisation, scout):
+    client = client_as(scout)
+    data = form_data(organisation, summary="erster Stand")
+    first = client.post(reverse("scouting:visit_autosave"), data)
+    assert first.status_code == 200
+    visit = Visit.objects.get(uuid=data["uuid"])
+    assert visit.is_draft() and visit.summary == "erster Stand"
+    assert f'value="{visit.version}"' in first.content.decode()
+    data.update(version=str(visit.version), summary="zweiter Stand")
+    client.post(reverse("scouting:visit_autosave"), data)
+    visit.refresh_from_db()
+    assert visit.summary == "zweiter Stand" and visit.version == 2
+    # A stale autosave (another tab saved meanwhile) is refused, nothing changes.
+    data.update(version="1", summary="veraltet")
+    stale = client.post(reverse("scouting:visit_autosave"), data)
+    visit.refresh_from_db()
+    assert visit.summary == "zweiter Stand"
+    assert "Reload" in stale.content.decode() or "neu" in stale.content.decode()
+
+
+def test_autosave_without_organisation_stores_nothing(client_as, scout):
+    response = client_as(scout).post(reverse("scouting:visit_autosave"), form_data(None))
+    assert response.status_code == 200
+    assert not Visit.objects.exists()
+
+
+def test_autosave_does_not_touch_submitted_visits(client_as, organisation, scout):
+    visit = make_visit(organisation, scout, summary="fertig")
+    submit_visit(visit, by=scout)
+    data = form_data(organisation, uuid=str(visit.uuid), version="2", summary="anders")
+    client_as(scout).post(reverse("scouting:visit_autosave"), data)
+    visit.refresh_from_db()
+    assert visit.summary == "fertig"
+
+
+# --- detail, edit, submit, history ---------------------------------------------------
+
+
+def test_detail_access(client_as, organisation, scout, scout2, manager, administration, funder):
+    secret = make_visit(organisation, scout, is_confidential=True)
+    url = secret.get_absolute_url()
+    assert client_as(scout).get(url).status_code == 200
+    assert client_as(manager).get(url).status_code == 200
+    assert client_as(scout2).get(url).status_code == 404
+    assert client_as(administration).get(url).status_code == 404
+    assert client_as(funder).get(url).status_code == 404
+    assert (
+        client_as(scout).get(reverse("scouting:visit_detail", args=[uuid.uuid4()])).status_code
+        == 404
+    )
+
+
+def test_editing_a_submitted_visit_is_recorded_in_history(client_as, organisation, scout):
+    visit = make_visit(organisation, scout, summary="vorher")
+    submit_visit(visit, by=scout)
+    visit.refresh_from_db()
+    client = client_as(scout)
+    edit_url = reverse("scouting:visit_edit", args=[visit.uuid])
+    page = client.get(edit_url)
+    assert page.status_code == 200
+    data = form_data(
+        organisation, uuid=str(visit.uuid), version=str(visit.version), summary="nachher"
+    )
+    response = client.post(edit_url, data)
+    assert response.status_code == 302
+    visit.refresh_from_db()
+    assert visit.summary == "nachher" and visit.status == Visit.Status.SUBMITTED
+    latest = visit.history.first()
+    assert latest.history_user == scout and latest.history_change_reason
+    history = client.get(reverse("scouting:visit_history", args=[visit.uuid]))
+    assert "nachher" in history.content.decode()
+
+
+def test_other_scout_and_administration_cannot_edit(
+    client_as, organisation, scout, scout2, administration
+):
+    visit = make_visit(organisation, scout)
+    edit_url = reverse("scouting:visit_edit", args=[visit.uuid])
+    assert client_as(scout2).get(edit_url).status_code == 403
+    assert client_as(administration).get(edit_url).status_code == 403
+    submit_url = reverse("scouting:visit_submit", args=[visit.uuid])
+    assert client_as(scout2).post(submit_url).status_code == 403
+
+
+def test_manager_edits_without_becoming_a_scout(client_as, organisation, scout, manager):
+    visit = make_visit(organisation, scout)
+    data = form_data(
+        organisation,
+        uuid=str(visit.uuid),
+        version=str(visit.version),
+        co_scouts=[scout.pk],
+        summary="ergänzt",
+    )
+    response = client_as(manager).post(reverse("scouting:visit_edit", args=[visit.uuid]), data)
+    assert response.status_code == 302
+    assert list(visit.scouts.all()) == [scout]
+
+
+def test_stale_edit_keeps_the_users_input(client_as, organisation, scout):
+    visit = make_visit(organisation, scout, summary="alt")
+    data = form_data(organisation, uuid=str(visit.uuid), version="7", summary="meins")
+    response = client_as(scout).post(reverse("scouting:visit_edit", args=[visit.uuid]), data)
+    assert response.status_code == 200
+    assert "meins" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.summary == "alt"
+
+
+def test_submit_button_on_detail(client_as, organisation, scout):
+    visit = make_visit(organisation, scout)
+    client = client_as(scout)
+    response = client.post(reverse("scouting:visit_submit", args=[visit.uuid]))
+    assert response.status_code == 302
+    visit.refresh_from_db()
+    assert visit.status == Visit.Status.SUBMITTED
+    again = client.post(reverse("scouting:visit_submit", args=[visit.uuid]), follow=True)
+    assert "bereits" in again.content.decode() or "already" in again.content.decode()
+
+
+def test_propose_follow_up_from_visit(client_as, organisation, scout, funder):
+    visit = make_visit(organisation, scout)
+    url = reverse("scouting:visit_follow_up_add", args=[visit.uuid])
+    response = client_as(scout).post(url, {"title": "Angebot schicken", "priority": "high"})
+    assert response.status_code == 302
+    follow_up = FollowUp.objects.get()
+    assert follow_up.visit == visit and follow_up.organisation == organisation
+    assert follow_up.assignee is None and follow_up.created_by == scout
+    assert client_as(scout).post(url, {"title": ""}).status_code == 302
+    assert FollowUp.objects.count() == 1
+    assert client_as(funder).post(url, {"title": "x"}).status_code == 404
+
+
+def test_visits_appear_on_organisation_and_person_timelines(
+    client_as, organisation, person, scout, scout2
+):
+    make_visit(organisation, scout, people_met=[person], summary="Besuch mit Anna")
+    make_visit(organisation, scout, summary="Vertraulicher Besuch", is_confidential=True)
+    org_page = client_as(scout).get(organisation.get_absolute_url()).content.decode()
+    assert "Besuch mit Anna" in org_page and "Vertraulicher Besuch" in org_page
+    other = client_as(scout2).get(organisation.get_absolute_url()).content.decode()
+    assert "Besuch mit Anna" in other and "Vertraulicher Besuch" not in other
+    person_page = client_as(scout2).get(person.get_absolute_url()).content.decode()
+    assert "Besuch mit Anna" in person_page
