@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from .roles import Role, roles_of
 
 # Paths a user without a second factor may still reach to set one up or leave.
-_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/healthz")
+# The calendar feed is fetched by calendar apps with a secret token, not a session.
+_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/healthz", "/calendar/feed/")
 
 
 class RequireMfaForAdministrationMiddleware:

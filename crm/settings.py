@@ -248,6 +248,8 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_SUBJECT_PREFIX = "[Regio-CRM] "
+# Where users reach the CRM: links in emails and calendar feeds are built from it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Cache: Redis when configured (shared rate limits across workers), memory otherwise.
 REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default="")

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import datetime
 import uuid as uuid_lib
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -25,6 +21,7 @@ from crm.roles import Role
 from crm.services import create_organisation, create_person, record_consent, save_with_history
 
 from .models import FollowUp, FollowUpRule, InterviewGuide, Visit
+from .notifications import notify_assignment
 
 User = AbstractBaseUser
 
@@ -245,15 +242,15 @@ def capture_visit(
     client's UUID or updated at ``expected_version``), a proposed follow-up, and the
     submission.
 
-    A visit that exists already must be updated at its current version; with
-    ``expected_version`` None that is only the case for the caller's own draft
-    (its autosave answer may have been lost). Otherwise ``StaleVisit`` is raised
-    before anything is written.
+    A visit that exists already must be updated at its current version, except the
+    caller's own draft: the form's autosave moves its version while the scout types,
+    and an answer may be lost or still on its way when they press save. Otherwise
+    ``StaleVisit`` is raised before anything is written.
     """
     existing = Visit.objects.select_for_update().filter(uuid=uuid).first()
     if existing is not None:
         _check_editable(existing, by=by)
-        if expected_version is None and existing.is_draft() and existing.created_by_id == by.pk:
+        if existing.is_draft() and existing.created_by_id == by.pk:
             expected_version = existing.version
         if expected_version != existing.version:
             raise StaleVisit(expected=expected_version or 0, current=existing.version)
@@ -454,57 +451,3 @@ def cancel_follow_up(follow_up: FollowUp, *, note: str, by: User) -> FollowUp:
     locked.completion_note = note.strip()
     save_with_history(locked, by=by, reason=_("Cancelled"))
     return locked
-
-
-def notify_assignment(follow_up_ids: Iterable[int]) -> int:
-    """Email each assignee (who has an address) the follow-ups just given to them.
-
-    Returns the number of emails sent. Runs after commit, so it reads current rows.
-    """
-    rows = (
-        FollowUp.objects.filter(pk__in=list(follow_up_ids), assignee__isnull=False)
-        .exclude(assignee__email="")
-        .select_related("assignee", "organisation", "person")
-        .order_by("due_date", "pk")
-    )
-    by_assignee: dict[int, list[FollowUp]] = defaultdict(list)
-    for follow_up in rows:
-        by_assignee[follow_up.assignee_id].append(follow_up)  # type: ignore[index]
-    users = get_user_model().objects.in_bulk(list(by_assignee))
-    sent = 0
-    with translation.override(settings.LANGUAGE_CODE):
-        for user_id, items in by_assignee.items():
-            user = users[user_id]
-            send_mail(
-                _assignment_subject(items),
-                _assignment_body(user, items),
-                None,
-                [user.email],
-            )
-            sent += 1
-    return sent
-
-
-def _assignment_subject(items: list[FollowUp]) -> str:
-    if len(items) == 1:
-        return settings.EMAIL_SUBJECT_PREFIX + _("New follow-up: %(title)s") % {
-            "title": items[0].title
-        }
-    return settings.EMAIL_SUBJECT_PREFIX + _("%(count)d new follow-ups for you") % {
-        "count": len(items)
-    }
-
-
-def _assignment_body(user: Any, items: list[FollowUp]) -> str:
-    name = user.get_full_name() or user.get_username()
-    lines = [_("Hello %(name)s,") % {"name": name}, "", _("you have been assigned:"), ""]
-    for item in items:
-        about = item.organisation or item.person or item.visit
-        due = (
-            _("due on %(date)s") % {"date": item.due_date.strftime("%d.%m.%Y")}
-            if item.due_date
-            else _("no due date")
-        )
-        lines.append(f"- {item.title} ({about}, {due}, {item.get_priority_display()})")
-    lines += ["", _("You find your follow-ups under “My follow-ups” in the CRM.")]
-    return "\n".join(lines)

@@ -59,8 +59,9 @@ DISTRICT_STATS_SECONDS = 600
 
 
 def remember_previous_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    previous = user.last_login or timezone.now()
-    request.session[PREVIOUS_LOGIN_SESSION_KEY] = previous.isoformat()
+    # On a first login there is nothing to compare with: the panel shows the last week.
+    if user.last_login is not None:
+        request.session[PREVIOUS_LOGIN_SESSION_KEY] = user.last_login.isoformat()
 
 
 def _page(request: HttpRequest, qs: QuerySet) -> Any:

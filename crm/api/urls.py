@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
+from scouting import api as scouting_api
+
 from . import views
 
 app_name = "api"
@@ -17,6 +19,9 @@ router.register("consents", views.ConsentViewSet, basename="consent")
 router.register("districts", views.DistrictViewSet, basename="district")
 router.register("municipalities", views.MunicipalityViewSet, basename="municipality")
 router.register("topics", views.TopicViewSet, basename="topic")
+router.register("visits", scouting_api.VisitViewSet, basename="visit")
+router.register("follow-ups", scouting_api.FollowUpViewSet, basename="follow-up")
+router.register("interview-guides", scouting_api.InterviewGuideViewSet, basename="interview-guide")
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="token"),

@@ -333,7 +333,7 @@ class AffiliationViewSet(CrmViewSet, viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses={200: AffiliationSerializer})
     @action(detail=True, methods=["post"])
-    def end(self, request: Request, pk: str | None = None) -> Response:
+    def end(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """End the affiliation today (it stops being primary)."""
         if not request.user.has_perm("crm.change_affiliation"):
             raise exceptions.PermissionDenied
@@ -356,7 +356,7 @@ class ConsentViewSet(
 
     @extend_schema(request=ConsentWithdrawalSerializer, responses={200: ConsentRecordSerializer})
     @action(detail=True, methods=["post"])
-    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+    def withdraw(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not request.user.has_perm("crm.change_consentrecord"):
             raise exceptions.PermissionDenied
         consent = self.get_object()

@@ -162,3 +162,10 @@ def test_scout_may_not_delete_but_manager_may(scout, manager, person):
     assert not Affiliation.objects.filter(pk=affiliation.pk).exists()
     deleted = Affiliation.history.get(id=affiliation.pk, history_type="-")
     assert deleted.history_user == manager
+
+
+def test_end_with_format_suffix(scout, person):
+    # The router also offers end.json; the action must accept the format argument.
+    affiliation = person.affiliations.get()
+    response = api(scout).post(detail(affiliation.pk).rstrip("/") + "/end.json")
+    assert response.status_code == 200, response.content

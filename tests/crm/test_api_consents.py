@@ -160,3 +160,11 @@ def test_withdraw_refuses_a_date_before_the_consent(manager, consent):
     assert "Withdrawal cannot precede the consent." in str(response.json()["withdrawn_at"])
     consent.refresh_from_db()
     assert consent.withdrawn_at is None
+
+
+def test_withdraw_with_format_suffix(manager, person):
+    consent = ConsentRecord.objects.create(
+        person=person, purpose="email_contact", lawful_basis="consent", source="Besuch"
+    )
+    response = api(manager).post(f"{URL}{consent.pk}/withdraw.json")
+    assert response.status_code == 200, response.content

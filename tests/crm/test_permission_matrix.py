@@ -17,6 +17,7 @@ Statuses: 200 shown, 302 sent elsewhere (anonymous: to the login page),
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from crm.models import ConsentRecord, ImportJob, Note, Organisation, Relationship
+from scouting.models import InterviewGuide
+from scouting.services import propose_follow_up, record_visit
 
 PERSONAS = ("anon", "scout", "manager", "administration", "funder", "outsider")
 SIGNED_IN = PERSONAS[1:]
@@ -55,6 +58,8 @@ CRM_RECORD = statuses(funder=404, outsider=404)
 # Something only the network manager and administration may do.
 MANAGER_ACTION = statuses(scout=403, funder=403, outsider=403)
 MANAGER_RECORD_ACTION = statuses(scout=403, funder=404, outsider=404)
+# Logging visits: scouts and network managers.
+VISIT_WRITE = statuses(administration=403, funder=403, outsider=403)
 ADMINISTRATION_ONLY = statuses(scout=403, manager=403, funder=403, outsider=403)
 # Actions that only accept POST: GET shows that signing in comes first, nothing more.
 POST_ONLY = statuses(others=405)
@@ -90,6 +95,33 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "crm:affiliation_end": POST_ONLY,
     "crm:consent_add": POST_ONLY,
     "crm:consent_withdraw": POST_ONLY,
+    # --- scouting: the fixture visit is the scout's draft, not confidential ---
+    "scouting:visit_list": CRM_LIST,
+    "scouting:visit_create": VISIT_WRITE,
+    "scouting:visit_export": MANAGER_ACTION,
+    "scouting:visit_autosave": POST_ONLY,
+    "scouting:visit_people": VISIT_WRITE,
+    "scouting:visit_detail": CRM_RECORD,
+    "scouting:visit_edit": statuses(administration=403, funder=404, outsider=404),
+    "scouting:visit_submit": POST_ONLY,
+    "scouting:visit_history": CRM_RECORD,
+    "scouting:visit_follow_up_add": POST_ONLY,
+    "scouting:my_follow_ups": CRM_LIST,
+    "scouting:team_follow_ups": statuses(scout=403, administration=403, funder=403, outsider=403),
+    "scouting:follow_up_assign": POST_ONLY,
+    # The fixture follow-up was proposed by the scout on the visit.
+    "scouting:follow_up_detail": CRM_RECORD,
+    "scouting:follow_up_edit": statuses(scout=403, administration=403, funder=404, outsider=404),
+    "scouting:follow_up_complete": POST_ONLY,
+    "scouting:follow_up_start": POST_ONLY,
+    "scouting:follow_up_cancel": POST_ONLY,
+    "scouting:follow_up_history": CRM_RECORD,
+    # --- calendar subscription of follow-ups ---
+    "calendar:settings": CRM_LIST,
+    "calendar:create": POST_ONLY,
+    "calendar:revoke": POST_ONLY,
+    # Fetched by calendar apps without a session; an unknown token is simply not there.
+    "calendar:feed": statuses(anon=404, others=404),
     # --- imports and exports ---
     "dataio:import_list": ADMINISTRATION_ONLY,
     "dataio:import_upload": ADMINISTRATION_ONLY,
@@ -124,6 +156,14 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "api:municipality-detail": API,
     "api:topic-list": API,
     "api:topic-detail": API,
+    "api:visit-list": API,
+    "api:visit-detail": API,
+    "api:follow-up-list": API,
+    "api:follow-up-detail": API,
+    "api:follow-up-assign": statuses(anon=401, others=405, funder=403, outsider=403),
+    "api:follow-up-complete": statuses(anon=401, others=405, funder=403, outsider=403),
+    "api:interview-guide-current": API,
+    "api:interview-guide-detail": API,
     # --- sign-in, password, two-factor (django-allauth) ---
     "account_login": statuses(anon=200, others=302),
     "account_logout": statuses(anon=302),
@@ -188,11 +228,14 @@ OBJECT_BY_SEGMENT = {
     "districts": "district",
     "municipalities": "municipality",
     "topics": "topic",
+    "follow-ups": "follow_up",
+    "interview-guides": "interview_guide",
 }
 # Values for other parameters, by name: a constant or a function of the objects.
 PARAM_VALUES: dict[str, Any] = {
     "uuid": lambda objects: objects["import_job"].uuid,
     "format": "json",
+    "token": "not-a-valid-token",
     "key": "not-a-valid-key",
     "uidb36": "0",
     "app_label": "auth",
@@ -283,6 +326,8 @@ def _value(route: Route, param: str, objects: dict[str, Any]) -> Any:
             return objects[OBJECT_BY_SEGMENT[segment]].pk
     elif param in ("object_id", "id") and route.route.startswith("admin/"):
         return _admin_object_id(route)
+    elif param == "uuid" and "visits/" in route.route:
+        return objects["visit"].uuid
     elif param in PARAM_VALUES:
         value = PARAM_VALUES[param]
         return value(objects) if callable(value) else value
@@ -322,9 +367,13 @@ def path_for(route: Route, objects: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def objects(region, topics, organisation, person, manager, administration) -> dict[str, Any]:
+def objects(region, topics, organisation, person, scout, manager, administration) -> dict[str, Any]:
     partner = Organisation.objects.create(name="TU Braunschweig", kind="university")
+    visit, _created = record_visit(uuid=uuid.uuid4(), organisation=organisation, by=scout)
     return {
+        "visit": visit,
+        "interview_guide": InterviewGuide.objects.current(),
+        "follow_up": propose_follow_up(by=scout, title="Rückruf", visit=visit),
         "district": region["district"],
         "municipality": region["rural"],
         "topic": topics["digital"],

@@ -261,12 +261,26 @@ def test_autosave_creates_then_updates_the_draft(client_as, organisation, scout)
     client.post(reverse("scouting:visit_autosave"), data)
     visit.refresh_from_db()
     assert visit.summary == "zweiter Stand" and visit.version == 2
-    # A stale autosave (another tab saved meanwhile) is refused, nothing changes.
-    data.update(version="1", summary="veraltet")
-    stale = client.post(reverse("scouting:visit_autosave"), data)
+    # The scout's own draft takes the newest save even if an autosave answer is
+    # still on its way (the version in the form lags behind).
+    data.update(version="1", summary="dritter Stand")
+    client.post(reverse("scouting:visit_autosave"), data)
     visit.refresh_from_db()
-    assert visit.summary == "zweiter Stand"
-    assert "Reload" in stale.content.decode() or "neu" in stale.content.decode()
+    assert visit.summary == "dritter Stand" and visit.version == 3
+
+
+def test_stale_autosave_of_a_co_scout_is_refused(client_as, organisation, scout, scout2):
+    visit = make_visit(organisation, scout, scouts=[scout, scout2], summary="von Sina")
+    data = form_data(organisation, uuid=str(visit.uuid), version="1", summary="von Samuel")
+    client_as(scout).post(
+        reverse("scouting:visit_autosave"), {**data, "summary": "neuer", "co_scouts": [scout2.pk]}
+    )
+    stale = client_as(scout2).post(
+        reverse("scouting:visit_autosave"), {**data, "co_scouts": [scout.pk]}
+    )
+    visit.refresh_from_db()
+    assert visit.summary == "neuer"
+    assert "Seite neu" in stale.content.decode()
 
 
 def test_autosave_without_organisation_stores_nothing(client_as, scout):
@@ -349,6 +363,7 @@ def test_manager_edits_without_becoming_a_scout(client_as, organisation, scout, 
 
 def test_stale_edit_keeps_the_users_input(client_as, organisation, scout):
     visit = make_visit(organisation, scout, summary="alt")
+    submit_visit(visit, by=scout)
     data = form_data(organisation, uuid=str(visit.uuid), version="7", summary="meins")
     response = client_as(scout).post(reverse("scouting:visit_edit", args=[visit.uuid]), data)
     assert response.status_code == 200
