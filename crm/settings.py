@@ -297,6 +297,9 @@ MFA_TOTP_ISSUER = "Regio-CRM"
 MFA_REQUIRED_ROLES = ["administration"]
 
 # REST API
+# List filters: an unset choice reads "all" rather than Django's dashes.
+FILTERS_EMPTY_CHOICE_LABEL = _("all")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so unauthenticated API calls get 401 with a WWW-Authenticate header.

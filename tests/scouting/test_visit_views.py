@@ -407,3 +407,12 @@ def test_visits_appear_on_organisation_and_person_timelines(
     assert "Besuch mit Anna" in other and "Vertraulicher Besuch" not in other
     person_page = client_as(scout2).get(person.get_absolute_url()).content.decode()
     assert "Besuch mit Anna" in person_page
+
+
+def test_log_a_visit_from_the_organisation_page(client_as, organisation, person, scout):
+    page = client_as(scout).get(organisation.get_absolute_url()).content.decode()
+    url = f"{reverse('scouting:visit_create')}?organisation={organisation.pk}"
+    assert url in page
+    form = client_as(scout).get(url)
+    assert form.context["organisation"] == organisation
+    assert "Anna Schmidt" in form.content.decode()
