@@ -321,6 +321,12 @@ class Visit(models.Model):
             models.Index(fields=["-visited_at", "-id"], name="visit_visited"),
             models.Index(fields=["organisation", "-visited_at"], name="visit_org_visited"),
             models.Index(fields=["status", "-visited_at"], name="visit_status_visited"),
+            # "Visits submitted since my last login" on the managers' start page.
+            models.Index(
+                fields=["-submitted_at"],
+                name="visit_submitted",
+                condition=Q(submitted_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="visit_version_positive"),
@@ -536,6 +542,14 @@ class FollowUp(models.Model):
         indexes = [
             models.Index(fields=["status", "due_date"], name="followup_status_due"),
             models.Index(fields=["assignee", "status", "due_date"], name="followup_assignee"),
+            # The open ones in due order, with the assignee for the start page's counts
+            # (unassigned, overdue, per assignee) read from the index alone (no INCLUDE:
+            # SQLite would warn about it).
+            models.Index(
+                fields=["due_date", "id", "assignee"],
+                name="followup_open_due",
+                condition=Q(status__in=["open", "in_progress"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
