@@ -20,7 +20,14 @@ from crm.models import ConsentRecord, Organisation, Person, Topic
 from crm.roles import Role
 from crm.services import create_organisation, create_person, record_consent, save_with_history
 
-from .models import FollowUp, FollowUpRule, InterviewGuide, Visit
+from .models import (
+    FollowUp,
+    FollowUpRule,
+    GuideQuestion,
+    GuideSection,
+    InterviewGuide,
+    Visit,
+)
 from .notifications import notify_assignment
 
 User = AbstractBaseUser
@@ -305,6 +312,56 @@ def capture_visit(
     if submit and visit.is_draft():
         visit = submit_visit(visit, by=by)
     return visit
+
+
+# --- Interview guide -----------------------------------------------------------------
+
+
+@transaction.atomic
+def copy_guide_as_new_version(guide: InterviewGuide, *, by: User) -> InterviewGuide:
+    """A new, inactive version of ``guide`` with its sections, questions and rules, to
+    be changed and then activated; the old version stays as visits answered it."""
+    newest = (
+        InterviewGuide.objects.select_for_update()
+        .filter(name=guide.name)
+        .order_by("-version")
+        .first()
+    )
+    copy = InterviewGuide(name=guide.name, version=newest.version + 1, is_active=False)  # type: ignore[union-attr]
+    save_with_history(
+        copy, by=by, reason=_("Copied from version %(version)d") % {"version": guide.version}
+    )
+    for section in guide.sections.prefetch_related("questions__rules").order_by("position", "pk"):
+        new_section = GuideSection(guide=copy, title=section.title, position=section.position)
+        save_with_history(new_section, by=by)
+        for question in section.questions.all():
+            new_question = GuideQuestion(
+                section=new_section,
+                key=question.key,
+                text=question.text,
+                kind=question.kind,
+                choices=question.choices,
+                position=question.position,
+            )
+            save_with_history(new_question, by=by)
+            for rule in question.rules.all():
+                save_with_history(
+                    FollowUpRule(
+                        question=new_question,
+                        when_value=rule.when_value,
+                        follow_up_title=rule.follow_up_title,
+                        follow_up_description=rule.follow_up_description,
+                        assignee_role=rule.assignee_role,
+                        assignee_id=rule.assignee_id,
+                        due_in_days=rule.due_in_days,
+                    ),
+                    by=by,
+                )
+    return copy
+
+
+def guide_is_in_use(guide_id: int | None) -> bool:
+    return bool(guide_id) and Visit.objects.filter(guide_version_id=guide_id).exists()
 
 
 # --- Follow-ups ----------------------------------------------------------------------
