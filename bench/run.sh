@@ -4,7 +4,8 @@
 #   bench/run.sh [--reseed] [--requests 50] [--only Suche] [--skip-import] [--strict]
 #
 # The database is BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/crm_bench),
-# never the DATABASE_URL of your shell or .env: seeding adds 300,000 organisations.
+# never the DATABASE_URL of your shell or .env: seeding adds 300,000 organisations,
+# 600,000 people, 1,000,000 visits and 300,000 follow-ups (about 5 minutes, 5.6 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
@@ -21,6 +25,26 @@ SCALES = {
 BULK_THRESHOLD = 2_000
 
 
+def app_demo_modules() -> list[ModuleType]:
+    """The ``demo`` modules of the project's domain apps, in ``INSTALLED_APPS`` order.
+
+    The core does not import the apps built around it: an app takes part by having
+    a ``demo`` module with ``seed(*, scale, seed, bulk, log, options)`` returning
+    rows written by label and, for options of its own, ``add_arguments(parser)``
+    and ``check_options(*, scale, options)`` (raises ``ValueError`` before anything
+    is written). Project apps live at the repository root; third-party apps do not.
+    """
+    root = Path(settings.BASE_DIR).resolve()
+    modules = []
+    for config in apps.get_app_configs():
+        if config.name == "crm" or Path(config.path).resolve().parent != root:
+            continue
+        name = f"{config.name}.demo"
+        if importlib.util.find_spec(name) is not None:
+            modules.append(importlib.import_module(name))
+    return modules
+
+
 class Command(BaseCommand):
     help = (
         "Lädt Landkreise, Gemeinden, Themenfelder und Einrichtungen der Region, legt "
@@ -32,7 +56,8 @@ class Command(BaseCommand):
             "--scale",
             choices=sorted(SCALES),
             default="demo",
-            help="demo: ~400 organisations, ~800 people; state: 300,000 and 600,000 (bulk).",
+            help="demo: ~400 organisations, ~800 people; state: 300,000 and 600,000 (bulk). "
+            "The apps' demo records (visits, …) scale along.",
         )
         parser.add_argument("--organisations", type=int, help="Number of fictional organisations.")
         parser.add_argument("--people", type=int, help="Number of fictional people.")
@@ -61,6 +86,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Load only reference data and users, no fictional records.",
         )
+        for module in app_demo_modules():
+            if hasattr(module, "add_arguments"):
+                module.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
@@ -77,6 +105,12 @@ class Command(BaseCommand):
         if organisations < 0 or people < 0:
             raise CommandError("Counts must not be negative.")
         bulk = options["bulk"] or organisations > BULK_THRESHOLD
+        for module in app_demo_modules():
+            if hasattr(module, "check_options"):
+                try:
+                    module.check_options(scale=options["scale"], options=options)
+                except ValueError as exc:
+                    raise CommandError(str(exc)) from exc
         started = time.perf_counter()
 
         self.stdout.write(self.style.MIGRATE_HEADING("Referenzdaten"))
@@ -92,6 +126,7 @@ class Command(BaseCommand):
 
         if not options["no_synthetic"]:
             self._synthetic(organisations, people, options["seed"], bulk)
+            self._apps(options, bulk)
 
         self._print_accounts(accounts, options["password"])
         self.stdout.write(f"Fertig in {time.perf_counter() - started:.1f} s.")
@@ -119,6 +154,26 @@ class Command(BaseCommand):
             return
         for label, count in sorted(result.counts.items()):
             self.stdout.write(f"  {label}: {count:,}".replace(",", "."))
+
+    def _apps(self, options: dict[str, Any], bulk: bool) -> None:
+        """Each domain app's demo records, after the core ones they refer to."""
+        for module in app_demo_modules():
+            app = module.__name__.rsplit(".", 1)[0]
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Demo-Daten: {app}"))
+            started = time.perf_counter()
+            try:
+                counts = module.seed(
+                    scale=options["scale"],
+                    seed=options["seed"],
+                    bulk=bulk,
+                    log=self.stdout.write,
+                    options=options,
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            for label, count in sorted(counts.items()):
+                self.stdout.write(f"  {label}: {count:,}".replace(",", "."))
+            self.stdout.write(f"  {app}: {time.perf_counter() - started:.1f} s")
 
     def _print_accounts(self, accounts: list[demo.DemoAccount], password: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Anmeldung (Demo)"))
