@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
 
 # Below this many rows an exact COUNT(*) is cheap enough.
@@ -53,19 +53,32 @@ class EstimatedCountPaginator(Paginator):
     def _estimate(self) -> int | None:
         qs = self.object_list
         if (
-            connection.vendor != "postgresql"
-            or not isinstance(qs, QuerySet)
+            not isinstance(qs, QuerySet)
             or qs.query.where
             or qs.query.distinct
             or qs.query.combinator
         ):
             return None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [qs.model._meta.db_table],
-            )
-            row = cursor.fetchone()
-        if row is None or row[0] < ESTIMATE_ABOVE:
-            return None
-        return int(row[0])
+        return estimated_table_rows(qs.model)
+
+
+def estimated_table_rows(model: type[Model]) -> int | None:
+    """The planner's row count of a large table on PostgreSQL; None where an exact
+    COUNT(*) is cheap (small tables, SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+            [model._meta.db_table],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] < ESTIMATE_ABOVE:
+        return None
+    return int(row[0])
+
+
+def approximate_count(model: type[Model]) -> int:
+    """Rows of a whole table: estimated when large, counted otherwise."""
+    estimate = estimated_table_rows(model)
+    return estimate if estimate is not None else model._default_manager.count()

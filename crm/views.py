@@ -37,7 +37,7 @@ from .models import (
     Person,
     Relationship,
 )
-from .pagination import EstimatedCountPaginator
+from .pagination import EstimatedCountPaginator, approximate_count
 from .roles import Role, has_role
 from .search import clean_query, is_searchable, search
 
@@ -75,8 +75,9 @@ def _partial_or_page(
 def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {}
     if request.user.has_perm("crm.view_organisation"):
-        context["organisation_count"] = Organisation.objects.count()
-        context["person_count"] = Person.objects.count()
+        # Estimated on large tables: an exact count of 300,000 rows costs ~60 ms each.
+        context["organisation_count"] = approximate_count(Organisation)
+        context["person_count"] = approximate_count(Person)
         context["recent_organisations"] = Organisation.objects.select_related(
             "municipality"
         ).order_by("-updated_at")[:8]

@@ -10,6 +10,7 @@ import uuid as uuid_lib
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -795,7 +796,8 @@ def _scout_panel(user: Any) -> dict[str, Any]:
         pk__in=Visit.scouts.through.objects.filter(user_id=user.pk).values("visit_id")
     ).select_related("organisation")
     return {
-        "drafts": list(own.drafts().order_by("-updated_at", "-pk")[:PANEL_ITEMS]),
+        # By visit date: the (status, visited_at) index finds the scout's few first.
+        "drafts": list(own.drafts().order_by("-visited_at", "-pk")[:PANEL_ITEMS]),
         "recent": list(own.submitted().order_by("-visited_at", "-pk")[:PANEL_ITEMS]),
     }
 
@@ -807,16 +809,23 @@ def _manager_panel(request: HttpRequest) -> dict[str, Any]:
         since = timezone.now() - datetime.timedelta(days=7)
     new_visits = Visit.objects.submitted().filter(submitted_at__gte=since)
     open_follow_ups = FollowUp.objects.open()
-    counts = open_follow_ups.aggregate(
-        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-        overdue=Count("pk", filter=Q(due_date__lt=today)),
-    )
-    by_assignee = (
-        open_follow_ups.filter(assignee__isnull=False)
-        .values("assignee", "assignee__first_name", "assignee__last_name", "assignee__username")
+    # One pass over the open follow-ups (an index-only scan of followup_open_due),
+    # grouped by assignee: the unassigned group and the overdue sums come from it too.
+    groups = list(
+        open_follow_ups.order_by()
+        .values("assignee_id")
         .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today)))
-        .order_by("-overdue", "-open")[:15]
     )
+    counts = {
+        "unassigned": sum(g["open"] for g in groups if g["assignee_id"] is None),
+        "overdue": sum(g["overdue"] for g in groups),
+    }
+    assigned = sorted(
+        (g for g in groups if g["assignee_id"] is not None),
+        key=lambda g: (-g["overdue"], -g["open"], g["assignee_id"]),
+    )[:15]
+    users = get_user_model().objects.in_bulk([g["assignee_id"] for g in assigned])
+    by_assignee = [{**g, "user": users.get(g["assignee_id"])} for g in assigned]
     return {
         "since": since,
         "new_visit_count": new_visits[:1000].count(),
@@ -834,7 +843,7 @@ def _manager_panel(request: HttpRequest) -> dict[str, Any]:
             .order_by("due_date", "pk")[:PANEL_ITEMS]
         ),
         "counts": counts,
-        "by_assignee": list(by_assignee),
+        "by_assignee": by_assignee,
         "today": today,
     }
 
