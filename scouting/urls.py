@@ -14,6 +14,14 @@ urlpatterns = [
     path("visits/<uuid:uuid>/submit/", views.visit_submit, name="visit_submit"),
     path("visits/<uuid:uuid>/history/", views.visit_history, name="visit_history"),
     path("visits/<uuid:uuid>/follow-ups/", views.visit_follow_up_add, name="visit_follow_up_add"),
+    path(
+        "organisations/<int:pk>/follow-ups/new/",
+        views.organisation_follow_up_add,
+        name="organisation_follow_up_add",
+    ),
+    path(
+        "people/<int:pk>/follow-ups/new/", views.person_follow_up_add, name="person_follow_up_add"
+    ),
     path("follow-ups/", views.my_follow_ups, name="my_follow_ups"),
     path("follow-ups/team/", views.team_follow_ups, name="team_follow_ups"),
     path("follow-ups/assign/", views.follow_up_assign, name="follow_up_assign"),

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import (
     FileResponse,
@@ -32,6 +33,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm import permissions as crm_permissions
 from crm.dataio.exports import csv_chunks, write_xlsx
 from crm.extensions import Panel, TimelineEntry
 from crm.history import history_page
@@ -513,6 +515,63 @@ def visit_follow_up_add(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpRespon
     else:
         messages.success(request, _("Follow-up proposed."))
     return redirect(visit)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = crm_permissions.get_organisation(request.user, pk)
+    return _follow_up_form(request, organisation=organisation)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def person_follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
+    person = crm_permissions.get_person(request.user, pk)
+    return _follow_up_form(request, person=person)
+
+
+def _follow_up_form(
+    request: HttpRequest, *, organisation: Organisation | None = None, person: Person | None = None
+) -> HttpResponse:
+    """A follow-up about an organisation or a person; network managers may assign it
+    right away."""
+    require(request.user, "scouting.add_followup")
+    manage = may_manage_follow_ups(request.user)
+    subject = organisation or person
+    form = FollowUpProposalForm(request.POST or None)
+    assign_form = AssignForm(request.POST or None, prefix="assign") if manage else None
+    if request.method == "POST" and form.is_valid():
+        assignee_wanted = bool(request.POST.get("assign-assignee"))
+        if assign_form is not None and assignee_wanted and not assign_form.is_valid():
+            messages.error(request, _("Please correct the marked fields."))
+        else:
+            try:
+                with transaction.atomic():
+                    follow_up = services.propose_follow_up(
+                        by=request.user,
+                        organisation=organisation,
+                        person=person,
+                        **form.cleaned_data,
+                    )
+                    if assign_form is not None and assignee_wanted:
+                        services.assign_follow_ups(
+                            [follow_up],
+                            assignee=assign_form.cleaned_data["assignee"],
+                            due_date=form.cleaned_data.get("due_date"),
+                            priority=form.cleaned_data.get("priority"),
+                            by=request.user,
+                        )
+            except ValidationError as error:
+                messages.error(request, _error_text(error))
+            else:
+                messages.success(request, _("Follow-up created."))
+                return redirect("scouting:follow_up_detail", pk=follow_up.pk)
+    return render(
+        request,
+        "scouting/follow_up_new.html",
+        {"form": form, "assign_form": assign_form, "subject": subject},
+    )
 
 
 def _form_errors(form: Any) -> str:

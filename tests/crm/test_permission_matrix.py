@@ -106,6 +106,8 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "scouting:visit_submit": POST_ONLY,
     "scouting:visit_history": CRM_RECORD,
     "scouting:visit_follow_up_add": POST_ONLY,
+    "scouting:organisation_follow_up_add": statuses(administration=403, funder=404, outsider=404),
+    "scouting:person_follow_up_add": statuses(administration=403, funder=404, outsider=404),
     "scouting:my_follow_ups": CRM_LIST,
     "scouting:team_follow_ups": statuses(scout=403, administration=403, funder=403, outsider=403),
     "scouting:follow_up_assign": POST_ONLY,

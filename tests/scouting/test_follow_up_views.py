@@ -252,3 +252,44 @@ def test_manager_edits_and_cancels(client_as, organisation, scout, manager):
     follow_up.refresh_from_db()
     assert follow_up.status == FollowUp.Status.CANCELLED
     assert client_as(scout).get(edit).status_code == 403
+
+
+# --- Follow-ups about an organisation or a person ------------------------------------
+
+
+def test_scout_creates_a_follow_up_about_an_organisation(client_as, organisation, scout):
+    url = reverse("scouting:organisation_follow_up_add", args=[organisation.pk])
+    assert url in client_as(scout).get(organisation.get_absolute_url()).content.decode()
+    response = client_as(scout).post(url, {"title": "Messe-Einladung", "priority": "normal"})
+    follow_up = FollowUp.objects.get()
+    assert response.status_code == 302
+    assert follow_up.organisation == organisation and follow_up.visit is None
+    assert follow_up.assignee is None and follow_up.created_by == scout
+
+
+def test_manager_creates_and_assigns_a_follow_up_about_a_person(
+    client_as, person, scout, manager, django_capture_on_commit_callbacks
+):
+    url = reverse("scouting:person_follow_up_add", args=[person.pk])
+    due = (today() + datetime.timedelta(days=5)).isoformat()
+    with django_capture_on_commit_callbacks(execute=True):
+        client_as(manager).post(
+            url,
+            {"title": "Anrufen", "priority": "high", "due_date": due, "assign-assignee": scout.pk},
+        )
+    follow_up = FollowUp.objects.get()
+    assert follow_up.person == person and follow_up.assignee == scout
+    assert follow_up.due_date.isoformat() == due and follow_up.assigned_by == manager
+    assert mail.outbox and mail.outbox[0].to == [scout.email]
+
+
+def test_follow_up_about_a_subject_refuses_bad_input(client_as, organisation, manager, funder):
+    url = reverse("scouting:organisation_follow_up_add", args=[organisation.pk])
+    empty = client_as(manager).post(url, {"title": "", "priority": "normal"})
+    assert empty.status_code == 200 and empty.context["form"].errors["title"]
+    unknown = client_as(manager).post(
+        url, {"title": "x", "priority": "normal", "assign-assignee": 999999}
+    )
+    assert unknown.status_code == 200
+    assert not FollowUp.objects.exists()
+    assert client_as(funder).get(url).status_code == 404
