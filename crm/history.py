@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db import models
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 HISTORY_PAGE_SIZE = 20
@@ -47,8 +48,18 @@ def _display(
         model_field = model._meta.get_field(name)
     except FieldDoesNotExist:  # a field since removed still shows its raw value
         return str(value)
+    # A model may say how its own values read (e.g. need codes as their labels).
+    describe = getattr(model, "history_value_display", None)
+    if describe is not None:
+        shown = describe(name, value)
+        if shown is not None:
+            return str(shown)
     if getattr(model_field, "choices", None):
         return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, datetime):
+        return formats.date_format(timezone.localtime(value), "d.m.Y H:i")
+    if isinstance(value, date):
+        return formats.date_format(value, "d.m.Y")
     if isinstance(model_field, models.BooleanField):
         return _("yes") if value else _("no")
     if isinstance(model_field, models.ForeignKey):
@@ -57,6 +68,12 @@ def _display(
         names = [labels.get((name, i), f"#{i}") for i in value]
         return ", ".join(sorted(names)) or "—"
     return str(value)
+
+
+def _label(obj: Any) -> str:
+    # People read names, not user names.
+    full_name = getattr(obj, "get_full_name", None)
+    return (full_name() if callable(full_name) else "") or str(obj)
 
 
 def _m2m_snapshots(records: list[Any]) -> dict[str, dict[int, list[Any]]]:
@@ -135,7 +152,7 @@ def history_page(instance: models.Model, page_number: Any) -> tuple[Page, list[H
     for name, ids in {**fk_ids, **m2m_ids}.items():
         related = model._meta.get_field(name).related_model
         for obj in related._default_manager.filter(pk__in=ids):  # type: ignore[union-attr]
-            labels[(name, obj.pk)] = str(obj)
+            labels[(name, obj.pk)] = _label(obj)
 
     entries = []
     for record, changes in diffs:

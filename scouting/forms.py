@@ -15,7 +15,7 @@ from crm.forms import DateInput, DateTimeInput, TopicChoiceField, _Bootstrap
 from crm.models import ConsentRecord, Municipality, Organisation, Person, Topic
 from crm.roles import Role
 
-from .models import FollowUp, GuideQuestion, InterviewGuide, Need, Visit
+from .models import SUMMARY_MAX_LENGTH, FollowUp, GuideQuestion, InterviewGuide, Need, Visit
 
 ANSWER_PREFIX = "answer_"
 YES, NO = "yes", "no"
@@ -58,7 +58,10 @@ class VisitForm(_Bootstrap, forms.Form):
         label=_("Name of the new organisation"), max_length=200, required=False
     )
     new_organisation_kind = forms.ChoiceField(
-        label=_("Kind"), choices=Organisation.Kind.choices, initial=Organisation.Kind.SME
+        label=_("Kind"),
+        choices=Organisation.Kind.choices,
+        initial=Organisation.Kind.SME,
+        required=False,
     )
     new_organisation_municipality = forms.ModelChoiceField(
         label=_("Municipality"),
@@ -122,7 +125,7 @@ class VisitForm(_Bootstrap, forms.Form):
         label=_("Summary"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=10_000,
+        max_length=SUMMARY_MAX_LENGTH,
     )
     is_confidential = forms.BooleanField(
         label=_("Confidential (only the visit's scouts and the network managers see it)"),
@@ -209,6 +212,14 @@ class VisitForm(_Bootstrap, forms.Form):
             self.add_error("follow_up_title", _("Give the follow-up a short title."))
         return data
 
+    def clean_visited_at(self) -> datetime.datetime:
+        visited_at = self.cleaned_data["visited_at"]
+        probe = Visit(visited_at=visited_at)
+        error = probe._date_error()
+        if error:
+            raise forms.ValidationError(error)
+        return visited_at
+
     def _clean_new_person(self, data: dict[str, Any]) -> None:
         names = (data.get("new_person_first_name"), data.get("new_person_last_name"))
         others = [data.get(f"new_person_{n}") for n in ("function", "email", "phone")]
@@ -285,10 +296,13 @@ def _answer_field(question: GuideQuestion) -> forms.Field:
             min_value=0,
             max_value=10**9,
             decimal_places=2,
-            widget=forms.NumberInput(attrs={"inputmode": "decimal"}),
+            widget=forms.NumberInput(attrs={"inputmode": "decimal", "class": "form-control"}),
         )
     return forms.CharField(
-        label=label, required=False, max_length=5_000, widget=forms.Textarea(attrs={"rows": 2})
+        label=label,
+        required=False,
+        max_length=5_000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
     )
 
 

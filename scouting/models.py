@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
     AnyUser = AbstractBaseUser | AnonymousUser
+
+
+SUMMARY_MAX_LENGTH = 10_000
 
 
 class Need(models.TextChoices):
@@ -277,7 +280,9 @@ class Visit(models.Model):
     green_skills_interest = models.BooleanField(
         _("interested in the green-skills campaign"), default=False
     )
-    summary = models.TextField(_("summary"), blank=True)
+    summary = models.TextField(
+        _("summary"), blank=True, validators=[MaxLengthValidator(SUMMARY_MAX_LENGTH)]
+    )
     is_confidential = models.BooleanField(
         _("confidential"),
         default=False,
@@ -359,8 +364,28 @@ class Visit(models.Model):
         answer_error = self._answers_error()
         if answer_error:
             errors["answers"] = answer_error
+        date_error = self._date_error()
+        if date_error:
+            errors["visited_at"] = date_error
         if errors:
             raise ValidationError(errors)
+
+    # Visits are recorded for the programme's years; a draft may be planned ahead.
+    EARLIEST_VISIT = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    PLANNING_HORIZON = datetime.timedelta(days=366)
+
+    def _date_error(self) -> str | None:
+        if self.visited_at is None:
+            return None
+        now = timezone.now()
+        if self.visited_at < self.EARLIEST_VISIT:
+            return str(_("Visits before 2000 cannot be recorded; please check the date."))
+        if self.visited_at > now + self.PLANNING_HORIZON:
+            return str(_("This date is more than a year ahead; please check it."))
+        # A day's leeway for clocks and time zones of the devices visits come from.
+        if not self.is_draft() and self.visited_at > now + datetime.timedelta(days=1):
+            return str(_("A visit in the future cannot be submitted yet."))
+        return None
 
     def _answers_error(self) -> str | None:
         if not isinstance(self.answers, dict):
@@ -380,6 +405,16 @@ class Visit(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("scouting:visit_detail", args=[self.uuid])
+
+    @classmethod
+    def history_value_display(cls, field: str, value: Any) -> str | None:
+        """How the history shows needs and guide answers (None: the default)."""
+        if field == "needs" and isinstance(value, list):
+            labels = dict(Need.choices)
+            return ", ".join(str(labels.get(n, n)) for n in value) or "—"
+        if field == "answers" and isinstance(value, dict):
+            return "; ".join(f"{key}: {_answer_text(v)}" for key, v in value.items()) or "—"
+        return None
 
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
@@ -404,6 +439,12 @@ class Visit(models.Model):
             raise ValidationError(_("This visit has already been submitted."), code="submitted")
         self.status = self.Status.SUBMITTED
         self.submitted_at = at or timezone.now()
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    return str(value)
 
 
 # --- Follow-ups ----------------------------------------------------------------------
@@ -563,6 +604,9 @@ class FollowUp(models.Model):
                 | Q(organisation__isnull=False)
                 | Q(person__isnull=False),
                 name="followup_has_subject",
+                violation_error_message=_(
+                    "A follow-up must be about a visit, an organisation or a person."
+                ),
             ),
             models.CheckConstraint(
                 condition=~Q(status="done") | Q(completed_at__isnull=False),

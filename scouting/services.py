@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from crm.models import ConsentRecord, Organisation, Person, Topic
+from crm.models import Affiliation, ConsentRecord, Organisation, Person, Topic
 from crm.roles import Role
 from crm.services import create_organisation, create_person, record_consent, save_with_history
 
@@ -133,9 +133,32 @@ def _set_visit_relations(
             raise ValidationError({"scouts": _("A visit needs at least one scout.")})
         visit.scouts.set(scouts)
     if people_met is not None:
-        visit.people_met.set(list(people_met))
+        people = list(people_met)
+        strangers = _not_affiliated(people, organisation_id=visit.organisation_id)
+        if strangers:
+            raise ValidationError(
+                {
+                    "people_met": _("%(names)s did not work at the visited organisation.")
+                    % {"names": ", ".join(str(p) for p in strangers)}
+                }
+            )
+        visit.people_met.set(people)
     if topics is not None:
         visit.topics.set(list(topics))
+
+
+def _not_affiliated(people: list[Person | int], *, organisation_id: int) -> list[Any]:
+    """The people (objects or ids) without an affiliation, past or present, with the
+    organisation."""
+    if not people:
+        return []
+    ids = {p if isinstance(p, int) else p.pk for p in people}
+    affiliated = set(
+        Affiliation.objects.filter(organisation_id=organisation_id, person_id__in=ids).values_list(
+            "person_id", flat=True
+        )
+    )
+    return [p for p in people if (p if isinstance(p, int) else p.pk) not in affiliated]
 
 
 @transaction.atomic
@@ -249,16 +272,14 @@ def capture_visit(
     client's UUID or updated at ``expected_version``), a proposed follow-up, and the
     submission.
 
-    A visit that exists already must be updated at its current version, except the
-    caller's own draft: the form's autosave moves its version while the scout types,
-    and an answer may be lost or still on its way when they press save. Otherwise
-    ``StaleVisit`` is raised before anything is written.
+    A visit that exists already must be updated at the version the client read
+    (None: the client thinks it is new). Otherwise ``StaleVisit`` is raised before
+    anything is written, so a form sent twice creates no second organisation,
+    contact or follow-up, and a second tab cannot silently overwrite the first.
     """
     existing = Visit.objects.select_for_update().filter(uuid=uuid).first()
     if existing is not None:
         _check_editable(existing, by=by)
-        if existing.is_draft() and existing.created_by_id == by.pk:
-            expected_version = existing.version
         if expected_version != existing.version:
             raise StaleVisit(expected=expected_version or 0, current=existing.version)
     if new_organisation is not None:
@@ -419,6 +440,8 @@ def assign_follow_ups(
         raise ValidationError({"assignee": _("This user account is deactivated.")})
     if priority is not None and priority not in FollowUp.Priority.values:
         raise ValidationError({"priority": _("Unknown priority.")})
+    if due_date is not None and due_date < timezone.localdate() - datetime.timedelta(days=365):
+        raise ValidationError({"due_date": _("This due date lies more than a year in the past.")})
     ids = [f.pk for f in follow_ups]
     locked = list(FollowUp.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     if any(not f.is_open() for f in locked):

@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import slugify
+from django.utils.text import Truncator, slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -231,7 +231,16 @@ def _visit_form(
     person_duplicates: list = []
     if request.method == "POST":
         form = VisitForm(request.POST, guide=guide, user=request.user, initial=initial)
-        if form.is_valid():
+        stored = _stored_visit(form, editing=visit)
+        if (
+            form.is_valid()
+            and stored is not None
+            and stored.version != form.cleaned_data.get("version")
+        ):
+            # Sent again (reload, back button) or saved meanwhile in another tab.
+            form = _reconciled_form(request, stored, guide=guide)
+            messages.error(request, _stale_message(stored.version))
+        elif form.is_valid():
             duplicates, person_duplicates = _possible_duplicates(form)
             if (duplicates or person_duplicates) and not form.cleaned_data.get(
                 "confirm_not_duplicate"
@@ -266,6 +275,62 @@ def _visit_form(
     return render(request, "scouting/visit_form.html", context)
 
 
+def _stored_visit(form: VisitForm, *, editing: Visit | None) -> Visit | None:
+    raw = form.data.get("uuid")
+    if editing is not None:
+        if raw != str(editing.uuid):
+            form.add_error(None, _("This form belongs to another visit; please reload it."))
+        return editing
+    try:
+        key = uuid_lib.UUID(str(raw))
+    except ValueError:
+        return None
+    return Visit.objects.filter(uuid=key).first()
+
+
+NEW_PERSON_FIELDS = (
+    "new_person_first_name",
+    "new_person_last_name",
+    "new_person_function",
+    "new_person_email",
+    "new_person_phone",
+    "new_person_lawful_basis",
+)
+
+
+def _reconciled_form(request: HttpRequest, stored: Visit, *, guide: Any) -> VisitForm:
+    """The user's input on top of what is stored now: what the earlier sending created
+    (the new organisation, the new contact, the proposed follow-up) is taken from the
+    stored visit instead of being created a second time."""
+    data = request.POST.copy()
+    data["version"] = str(stored.version)
+    data["organisation"] = str(stored.organisation_id)
+    data["new_organisation_name"] = ""
+    met = {
+        (p.first_name.strip().lower(), p.last_name.strip().lower()): p.pk
+        for p in stored.people_met.all()
+    }
+    new_person = (
+        data.get("new_person_first_name", "").strip().lower(),
+        data.get("new_person_last_name", "").strip().lower(),
+    )
+    if new_person[1] and new_person in met:
+        for name in NEW_PERSON_FIELDS:
+            data[name] = ""
+        data.setlist("people_met", sorted({*data.getlist("people_met"), str(met[new_person])}))
+    title = data.get("follow_up_title", "").strip()
+    if title and stored.follow_ups.filter(title=title).exists():
+        data["follow_up_title"] = data["follow_up_description"] = ""
+    return VisitForm(data, guide=guide, user=request.user, organisation=stored.organisation)
+
+
+def _stale_message(version: int) -> str:
+    return _(
+        "This visit was saved or changed in the meantime (now version %(version)d). "
+        "Your entries are still below: please check them and save again."
+    ) % {"version": version}
+
+
 def _possible_duplicates(form: VisitForm) -> tuple[list, list]:
     data = form.cleaned_data
     organisations: list = []
@@ -292,7 +357,7 @@ def _save_visit_form(
         require(user, "crm.add_organisation")
         new_organisation = Organisation(
             name=data["new_organisation_name"].strip(),
-            kind=data["new_organisation_kind"],
+            kind=data.get("new_organisation_kind") or Organisation.Kind.SME,
             municipality=data["new_organisation_municipality"],
         )
     new_contact = None
@@ -336,24 +401,20 @@ def _save_visit_form(
             answers=form.answers(),
         )
     except services.StaleVisit as stale:
+        # Lost a race with another save after the check above.
         form.data = form.data.copy()
         form.data["version"] = str(stale.current)
-        messages.error(
-            request,
-            _(
-                "This visit was saved or changed in the meantime (now version %(version)d). "
-                "Your entries are still below: please check them and save again."
-            )
-            % {"version": stale.current},
-        )
+        messages.error(request, _stale_message(stale.current))
         return None
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return None
     if submit:
         messages.success(request, _("Visit submitted. The network managers see it now."))
-    else:
+    elif saved.is_draft():
         messages.success(request, _("Visit saved as a draft."))
+    else:
+        messages.success(request, _("Changes saved."))
     return saved
 
 
@@ -411,7 +472,8 @@ def visit_autosave(request: HttpRequest) -> HttpResponse:
         )
     except services.StaleVisit:
         context["problem"] = _(
-            "Someone else changed this draft. Reload the page before you continue."
+            "This draft was changed elsewhere (in another tab or by someone else). "
+            "Reload the page before you continue."
         )
     except (ValidationError, PermissionDenied) as error:
         context["problem"] = (
@@ -603,7 +665,7 @@ def visit_timeline(*, user: Any, organisation: Any, person: Any, limit: int) -> 
                 when=visit.visited_at,
                 kind=_("Company visit"),
                 who=visit.created_by,
-                text=visit.summary or _("Visit without summary"),
+                text=Truncator(visit.summary).chars(280) or _("Visit without summary"),
                 url=visit.get_absolute_url(),
                 badges=tuple(badges),
             )

@@ -28,6 +28,51 @@
     input.focus();
   });
 
+  // Typeahead by keyboard: Enter picks the first suggestion instead of submitting the
+  // form around it, the down arrow moves into the suggestions.
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("[data-typeahead-target]")) { return; }
+    var list = document.querySelector('[data-typeahead-for="' + input.id + '"]');
+    var first = list && list.querySelector("[data-pick-id]");
+    if (event.key === "Enter") {
+      event.preventDefault();
+      if (first) { first.click(); }
+    } else if (event.key === "ArrowDown" && first) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var option = event.target;
+    if (!option.matches || !option.matches("[data-pick-id]")) { return; }
+    var step = { ArrowDown: "nextElementSibling", ArrowUp: "previousElementSibling" }[event.key];
+    if (step && option[step]) {
+      event.preventDefault();
+      option[step].focus();
+    }
+  });
+
+  // Long forms (the visit form) are saved with their buttons only: Enter in a text
+  // field, or the tablet keyboard's "Go" key, must not send a half-filled form.
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (event.key === "Enter" && el.form && el.form.matches("[data-no-enter-submit]") &&
+        el.tagName === "INPUT" && el.type !== "submit" && el.type !== "button") {
+      event.preventDefault();
+    }
+  });
+
+  // Once the form is being sent, a pending autosave must not race it (the later of
+  // the two would find the visit's version moved on).
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("[data-autosave]")) { event.target.dataset.submitting = "1"; }
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.dataset && elt.dataset.submitting) { event.preventDefault(); }
+  });
+
   // Auto-submit filter forms when a select changes (the submit button remains for keyboards).
   document.addEventListener("change", function (event) {
     var el = event.target;

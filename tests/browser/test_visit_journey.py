@@ -49,7 +49,11 @@ def test_scout_logs_visit_and_manager_assigns_follow_up(
     tap(page.get_by_role("link", name="Besuch erfassen").first)
     expect(page.get_by_role("heading", level=1)).to_have_text("Besuch erfassen")
     tap(page.get_by_label(re.compile("^Nach Namen suchen")), "fill", "Müller Masch")
-    tap(page.get_by_role("option", name=re.compile("Müller Maschinenbau GmbH")))
+    # The tablet keyboard's "Go" key picks the first suggestion; it does not send the form.
+    expect(page.get_by_role("option", name=re.compile("Müller Maschinenbau GmbH"))).to_be_visible()
+    tap(page.get_by_label(re.compile("^Nach Namen suchen")), "press", "Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Besuch erfassen")
+    assert page.locator("#id_organisation").input_value() == str(organisation.pk)
     # Picking the organisation loads its contact persons.
     expect(page.get_by_text("Anna Schmidt")).to_be_visible()
     tap(page.get_by_text("Neue Ansprechperson hinzufügen"))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import ConsentRecord, Organisation, Person
 from scouting.models import FollowUp, InterviewGuide, Visit
@@ -27,7 +29,6 @@ def form_data(organisation=None, **extra):
         "visited_at": "2026-11-20T10:30",
         "format": "on_site",
         "purpose": "first_contact",
-        "new_organisation_kind": "sme",
         "summary": "Gespräch mit der Geschäftsführung über Fachkräfte.",
     }
     data.update(extra)
@@ -261,12 +262,12 @@ def test_autosave_creates_then_updates_the_draft(client_as, organisation, scout)
     client.post(reverse("scouting:visit_autosave"), data)
     visit.refresh_from_db()
     assert visit.summary == "zweiter Stand" and visit.version == 2
-    # The scout's own draft takes the newest save even if an autosave answer is
-    # still on its way (the version in the form lags behind).
-    data.update(version="1", summary="dritter Stand")
-    client.post(reverse("scouting:visit_autosave"), data)
+    # A stale autosave (another tab saved meanwhile) is refused; nothing changes.
+    data.update(version="1", summary="veraltet")
+    stale = client.post(reverse("scouting:visit_autosave"), data)
     visit.refresh_from_db()
-    assert visit.summary == "dritter Stand" and visit.version == 3
+    assert visit.summary == "zweiter Stand" and visit.version == 2
+    assert "Seite neu" in stale.content.decode()
 
 
 def test_stale_autosave_of_a_co_scout_is_refused(client_as, organisation, scout, scout2):
@@ -416,3 +417,122 @@ def test_log_a_visit_from_the_organisation_page(client_as, organisation, person,
     form = client_as(scout).get(url)
     assert form.context["organisation"] == organisation
     assert "Anna Schmidt" in form.content.decode()
+
+
+# --- Found in review: editing, sending twice, two tabs, dates --------------------------
+
+
+def edit_data(client, visit):
+    """What the browser sends from the edit page, as rendered."""
+    form = client.get(reverse("scouting:visit_edit", args=[visit.uuid])).context["form"]
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value in (None, ""):
+            continue
+        if isinstance(value, list):
+            data[name] = [str(v) for v in value]
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = form[name].field.widget.format_value(value) or value
+    return {k: v for k, v in data.items() if not k.startswith("new_organisation")}
+
+
+def test_edit_form_saves_as_rendered(client_as, organisation, person, scout, manager):
+    visit = make_visit(organisation, scout, people_met=[person], needs=["funding"])
+    submit_visit(visit, by=scout)
+    for user in (scout, manager):
+        client = client_as(user)
+        data = edit_data(client, Visit.objects.get(pk=visit.pk))
+        data["summary"] = f"geändert von {user.username}"
+        response = client.post(reverse("scouting:visit_edit", args=[visit.uuid]), data)
+        assert response.status_code == 302, response.context["form"].errors
+        visit.refresh_from_db()
+        assert visit.summary == f"geändert von {user.username}"
+    assert set(visit.people_met.all()) == {person}
+
+
+def test_sending_a_new_visit_twice_creates_nothing_twice(client_as, region, scout):
+    client = client_as(scout)
+    data = form_data(
+        None,
+        new_organisation_name="Allertal Mühlenwerke",
+        new_organisation_municipality=region["rural"].pk,
+        new_person_first_name="Rita",
+        new_person_last_name="Resubmit",
+        new_person_lawful_basis="consent",
+        follow_up_title="Angebot schicken",
+        confirm_not_duplicate="on",
+    )
+    assert client.post(reverse("scouting:visit_create"), data).status_code == 302
+    again = client.post(reverse("scouting:visit_create"), {**data, "submit": "1"})
+    assert again.status_code == 200
+    assert Organisation.objects.filter(name="Allertal Mühlenwerke").count() == 1
+    assert Person.objects.filter(last_name="Resubmit").count() == 1
+    assert FollowUp.objects.count() == 1 and Visit.objects.count() == 1
+    # The form now points at what was stored; saving it again submits that visit.
+    form = again.context["form"]
+    visit = Visit.objects.get()
+    assert form["organisation"].value() == str(visit.organisation_id)
+    assert not form["new_organisation_name"].value()
+    assert not form["new_person_last_name"].value()
+    assert not form["follow_up_title"].value()
+    resent = {k: v for k, v in form.data.lists()}
+    assert client.post(reverse("scouting:visit_create"), resent).status_code == 302
+    visit.refresh_from_db()
+    assert visit.status == Visit.Status.SUBMITTED
+    assert Person.objects.filter(last_name="Resubmit").count() == 1
+    assert FollowUp.objects.filter(title="Angebot schicken").count() == 1
+
+
+def test_second_tab_cannot_overwrite_the_first(client_as, organisation, scout):
+    visit = make_visit(organisation, scout, summary="Stand 1")
+    tab_a = client_as(scout)
+    tab_b = client_as(scout)
+    data_a = edit_data(tab_a, visit)
+    data_b = edit_data(tab_b, visit)
+    data_a["summary"] = "aus Tab A"
+    assert tab_a.post(reverse("scouting:visit_edit", args=[visit.uuid]), data_a).status_code == 302
+    data_b["summary"] = "aus Tab B"
+    response = tab_b.post(reverse("scouting:visit_edit", args=[visit.uuid]), data_b)
+    assert response.status_code == 200
+    assert "aus Tab B" in response.content.decode()  # the input is kept
+    visit.refresh_from_db()
+    assert visit.summary == "aus Tab A"
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["0001-01-01T10:00", "1999-12-31T10:00", "2099-01-01T10:00"],
+)
+def test_implausible_visit_dates_are_refused(client_as, organisation, scout, when):
+    response = client_as(scout).post(
+        reverse("scouting:visit_create"), form_data(organisation, visited_at=when)
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["visited_at"]
+    assert not Visit.objects.exists()
+
+
+def test_a_planned_visit_is_a_draft_until_its_day(client_as, organisation, scout):
+    ahead = (timezone.localtime() + datetime.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    client = client_as(scout)
+    saved = client.post(reverse("scouting:visit_create"), form_data(organisation, visited_at=ahead))
+    assert saved.status_code == 302
+    visit = Visit.objects.get()
+    response = client.post(reverse("scouting:visit_submit", args=[visit.uuid]), follow=True)
+    visit.refresh_from_db()
+    assert visit.is_draft()
+    assert "Zukunft" in response.content.decode()
+
+
+def test_history_reads_like_the_form(client_as, organisation, scout):
+    visit = make_visit(organisation, scout, needs=["funding"], answers={"rd_staff": 3})
+    submit_visit(visit, by=scout)
+    page = client_as(scout).get(reverse("scouting:visit_history", args=[visit.uuid]))
+    text = page.content.decode()
+    assert "Förderung" in text and "['funding']" not in text
+    assert "Sina Scout" in text
+    assert "+00:00" not in text
