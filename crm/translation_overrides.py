@@ -25,4 +25,9 @@ INFORMAL_UPSTREAM_MESSAGES = [
         'Enter a valid "slug" consisting of Unicode letters, numbers, underscores, or hyphens.'
     ),
     gettext_noop('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'),
+    gettext_noop("Date has wrong format. Use one of these formats instead: {format}."),
+    gettext_noop("Datetime has wrong format. Use one of these formats instead: {format}."),
+    gettext_noop("Time has wrong format. Use one of these formats instead: {format}."),
+    # Not informal, but "Object" and "pk" are not German.
+    gettext_noop('Invalid pk "{pk_value}" - object does not exist.'),
 ]

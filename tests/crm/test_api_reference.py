@@ -189,3 +189,9 @@ def test_regions_and_topics_are_not_deleted_through_the_api(administration, regi
     assert client.delete(f"/api/topics/{topics['energy'].pk}/").status_code in (403, 405)
     assert client.delete(f"/api/districts/{region['district'].pk}/").status_code in (403, 405)
     assert Topic.objects.count() == 3 and District.objects.count() == 2
+
+
+def test_not_found_is_german(client_as, manager):
+    response = client_as(manager).get("/api/organisations/999999/", HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 404
+    assert "matches the given query" not in response.json()["detail"]

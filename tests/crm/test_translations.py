@@ -62,4 +62,4 @@ def test_upstream_messages_are_formal_too():
         for message in INFORMAL_UPSTREAM_MESSAGES:
             german = translation.gettext(message)
             assert german != message, message
-            assert not re.search(r"\b(Gib|Stelle sicher|du|dein)\b", german), german
+            assert not re.search(r"\b(Gib|Nutze|Stelle sicher|du|dein)\b", german), german
