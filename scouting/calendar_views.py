@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -27,7 +28,8 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
 def calendar_create(request: HttpRequest) -> HttpResponse:
     require_permission(request.user, "scouting.view_followup")
     token = calendar.create_calendar_feed(request.user)
-    url = calendar.feed_url(token)
+    # The address the user reached the CRM at (SITE_URL is for emails, sent without one).
+    url = request.build_absolute_uri(reverse("calendar:feed", args=[token]))
     return _settings_page(request, new_url=url, new_webcal_url=calendar.webcal_url(url))
 
 

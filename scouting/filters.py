@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 
 import django_filters
+from django import forms
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -14,7 +16,7 @@ from crm.forms import DateInput
 from crm.models import District, Municipality, Topic
 from crm.roles import Role
 
-from .forms import users_with_role
+from .forms import UserChoiceField, users_with_role
 from .models import FollowUp, Need, Visit
 
 
@@ -35,8 +37,28 @@ class _StyledForm:
         return form
 
 
+class UserFilter(django_filters.ModelChoiceFilter):
+    field_class = UserChoiceField
+
+
+class TopicField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Topic) -> str:  # type: ignore[override]
+        return f"{obj.parent.name} › {obj.name}" if obj.parent_id else obj.name
+
+
+class TopicFilter(django_filters.ModelChoiceFilter):
+    field_class = TopicField
+
+
+def topics_in_order() -> QuerySet:
+    # Parents first, each followed by its sub-topics ("Digitalisierung › KI").
+    return Topic.objects.select_related("parent").order_by(
+        Coalesce("parent__name", "name"), F("parent").asc(nulls_first=True), "name"
+    )
+
+
 class VisitFilter(_StyledForm, django_filters.FilterSet):
-    scout = django_filters.ModelChoiceFilter(
+    scout = UserFilter(
         label=_("Scout"),
         queryset=users_with_role(Role.SCOUT, Role.NETWORK_MANAGER),
         method="filter_scout",
@@ -60,9 +82,7 @@ class VisitFilter(_StyledForm, django_filters.FilterSet):
         choices=Municipality.AreaType.choices,
         field_name="organisation__municipality__area_type",
     )
-    topic = django_filters.ModelChoiceFilter(
-        label=_("Topic"), queryset=Topic.objects.all(), method="filter_topic"
-    )
+    topic = TopicFilter(label=_("Topic"), queryset=topics_in_order(), method="filter_topic")
     need = django_filters.ChoiceFilter(label=_("Need"), choices=Need.choices, method="filter_need")
     status = django_filters.ChoiceFilter(label=_("Status"), choices=Visit.Status.choices)
     organisation = django_filters.NumberFilter(
@@ -76,6 +96,14 @@ class VisitFilter(_StyledForm, django_filters.FilterSet):
     class Meta:
         model = Visit
         fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        start = self.form.cleaned_data.get("visited_from")
+        end = self.form.cleaned_data.get("visited_to")
+        if start and end and start > end:
+            self.form.add_error("visited_to", _("“To” lies before “From”."))
+            return queryset.none()
+        return super().filter_queryset(queryset)
 
     def filter_scout(self, qs: QuerySet, name: str, value: object) -> QuerySet:
         # A semi-join keeps one row per visit without DISTINCT.
@@ -115,7 +143,7 @@ class TeamFollowUpFilter(_StyledForm, django_filters.FilterSet):
     view = django_filters.ChoiceFilter(
         label=_("Show"), choices=VIEWS, method="filter_view", empty_label=None
     )
-    assignee = django_filters.ModelChoiceFilter(
+    assignee = UserFilter(
         label=_("Assignee"),
         queryset=users_with_role(Role.SCOUT, Role.NETWORK_MANAGER, Role.ADMINISTRATION),
     )

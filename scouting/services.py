@@ -18,7 +18,13 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from crm.models import Affiliation, ConsentRecord, Organisation, Person, Topic
 from crm.roles import Role
-from crm.services import create_organisation, create_person, record_consent, save_with_history
+from crm.services import (
+    create_organisation,
+    create_person,
+    delete_with_history,
+    record_consent,
+    save_with_history,
+)
 
 from .models import (
     FollowUp,
@@ -200,6 +206,27 @@ def submit_visit(visit: Visit, *, by: User) -> Visit:
     save_with_history(locked, by=by, reason=_("Submitted"))
     apply_follow_up_rules(locked, by=by)
     return locked
+
+
+@transaction.atomic
+def discard_draft(visit: Visit, *, by: User) -> None:
+    """Delete a draft nobody needs (history keeps a record of it). Its proposed
+    follow-ups go with it; one already assigned to someone keeps the draft."""
+    locked = Visit.objects.select_for_update().get(pk=visit.pk)
+    _check_editable(locked, by=by)
+    if not locked.is_draft():
+        raise ValidationError(_("Only drafts can be discarded; this visit has been submitted."))
+    follow_ups = list(FollowUp.objects.select_for_update().filter(visit=locked))
+    if any(f.assignee_id for f in follow_ups):
+        raise ValidationError(
+            _(
+                "Someone has already been assigned a follow-up of this draft: submit it, "
+                "or ask a network manager to cancel that follow-up first."
+            )
+        )
+    for follow_up in follow_ups:
+        delete_with_history(follow_up, by=by)
+    delete_with_history(locked, by=by)
 
 
 def apply_follow_up_rules(visit: Visit, *, by: User) -> list[FollowUp]:

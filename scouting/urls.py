@@ -12,6 +12,7 @@ urlpatterns = [
     path("visits/<uuid:uuid>/", views.visit_detail, name="visit_detail"),
     path("visits/<uuid:uuid>/edit/", views.visit_edit, name="visit_edit"),
     path("visits/<uuid:uuid>/submit/", views.visit_submit, name="visit_submit"),
+    path("visits/<uuid:uuid>/discard/", views.visit_discard, name="visit_discard"),
     path("visits/<uuid:uuid>/history/", views.visit_history, name="visit_history"),
     path("visits/<uuid:uuid>/follow-ups/", views.visit_follow_up_add, name="visit_follow_up_add"),
     path(

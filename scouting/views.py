@@ -58,7 +58,7 @@ PREVIOUS_LOGIN_SESSION_KEY = "scouting_previous_login"
 LIST_PAGE_SIZE = 25
 PANEL_ITEMS = 5
 EXPORT_PERMISSION = "crm.export_organisation"
-DISTRICT_STATS_SECONDS = 600
+DISTRICT_STATS_SECONDS = 120
 
 
 def remember_previous_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
@@ -107,10 +107,17 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     filterset = VisitFilter(request.GET or None, queryset=Visit.objects.for_user(request.user))
     visits = filterset.qs if filterset.is_bound else filterset.queryset
     page = _page(request, _visit_rows(visits.order_by("-visited_at", "-pk")))
+    organisation_id = request.GET.get("organisation", "")
     context = {
         "filter": filterset,
         "page": page,
         "querystring": _querystring_without(request),
+        "filtered_organisation": (
+            Organisation.objects.filter(pk=int(organisation_id)).first()
+            if organisation_id.isdigit() and len(organisation_id) < 19
+            else None
+        ),
+        "without_organisation": _querystring_without(request, "organisation"),
         "can_export": request.user.has_perm(EXPORT_PERMISSION),
         "can_add": request.user.has_perm("scouting.add_visit"),
     }
@@ -541,6 +548,19 @@ def visit_submit(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpResponse:
     else:
         messages.success(request, _("Visit submitted. The network managers see it now."))
     return redirect(visit)
+
+
+@login_required
+@require_POST
+def visit_discard(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpResponse:
+    visit = get_visit(request.user, uuid, action="change")
+    try:
+        services.discard_draft(visit, by=request.user)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return redirect(visit)
+    messages.success(request, _("The draft has been discarded."))
+    return redirect("scouting:visit_list")
 
 
 @login_required
@@ -1008,7 +1028,7 @@ def district_quarter_stats() -> dict[str, Any]:
             row = counted.get(district.pk, {"visits": 0, "rural": 0})
             districts.append(
                 {
-                    "name": district.name,
+                    "name": str(district),
                     "pk": district.pk,
                     "visits": row["visits"],
                     "rural_share": row["rural"] / row["visits"] if row["visits"] else None,
@@ -1017,6 +1037,7 @@ def district_quarter_stats() -> dict[str, Any]:
         total = sum(d["visits"] for d in districts)
         rural = sum(r["rural"] for r in counted.values())
         stats = {
+            "computed_at": timezone.now(),
             "start": start,
             "end": end - datetime.timedelta(days=1),
             "districts": districts,

@@ -104,6 +104,7 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "scouting:visit_detail": CRM_RECORD,
     "scouting:visit_edit": statuses(administration=403, funder=404, outsider=404),
     "scouting:visit_submit": POST_ONLY,
+    "scouting:visit_discard": POST_ONLY,
     "scouting:visit_history": CRM_RECORD,
     "scouting:visit_follow_up_add": POST_ONLY,
     "scouting:organisation_follow_up_add": statuses(administration=403, funder=404, outsider=404),

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from crm.roles import Role
@@ -339,11 +340,11 @@ def test_creating_shows_the_url_once(client_as, scout):
     assert "no-store" in response["Cache-Control"]
     html = response.content.decode()
     match = re.search(
-        r'value="https://crm\.example\.org/calendar/feed/([A-Za-z0-9_-]+)\.ics"', html
+        r'value="http://testserver/calendar/feed/([A-Za-z0-9_-]+)\.ics"', html
     )
     assert match, html
     token = match.group(1)
-    assert f'href="webcal://crm.example.org/calendar/feed/{token}.ics"' in html
+    assert f'href="webcal://testserver/calendar/feed/{token}.ics"' in html
     assert Client().get(feed_path(token)).status_code == 200
     # Afterwards the page says a feed exists but cannot show its address again.
     later = client.get("/calendar/").content.decode()
@@ -382,3 +383,9 @@ def test_create_and_revoke_need_post_and_the_role(client_as, scout, funder, outs
         assert client_as(user).post("/calendar/create/").status_code == 403
         assert client_as(user).post("/calendar/revoke/").status_code == 403
     assert not CalendarFeed.objects.exists()
+
+
+def test_new_address_uses_the_host_the_user_came_from(client_as, scout, settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "crm.example.org"]
+    response = client_as(scout).post(reverse("calendar:create"), HTTP_HOST="crm.example.org")
+    assert "http://crm.example.org/calendar/feed/" in response.content.decode()

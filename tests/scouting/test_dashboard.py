@@ -124,3 +124,8 @@ def test_quarter_of():
         datetime.date(2026, 1, 1),
         datetime.date(2026, 4, 1),
     )
+
+
+def test_user_without_role_is_told_to_ask_for_one(client_as, outsider):
+    page = client_as(outsider).get(reverse("crm:home")).content.decode()
+    assert "keine Rolle" in page

@@ -536,3 +536,50 @@ def test_history_reads_like_the_form(client_as, organisation, scout):
     assert "Förderung" in text and "['funding']" not in text
     assert "Sina Scout" in text
     assert "+00:00" not in text
+
+
+def test_scout_discards_an_own_draft(client_as, organisation, scout, scout2, manager):
+    visit = make_visit(organisation, scout, scouts=[scout])
+    proposal = FollowUp.objects.create(title="Vorschlag", visit=visit, created_by=scout)
+    url = reverse("scouting:visit_discard", args=[visit.uuid])
+    assert client_as(scout2).post(url).status_code == 403  # sees the draft, may not change it
+    assert Visit.objects.filter(pk=visit.pk).exists()
+    response = client_as(scout).post(url)
+    assert response.status_code == 302
+    assert not Visit.objects.filter(pk=visit.pk).exists()
+    assert not FollowUp.objects.filter(pk=proposal.pk).exists()
+    assert Visit.history.filter(id=visit.pk, history_type="-").get().history_user == scout
+
+
+def test_submitted_visits_and_assigned_follow_ups_keep_the_visit(
+    client_as, organisation, scout, manager
+):
+    submitted = make_visit(organisation, scout)
+    submit_visit(submitted, by=scout)
+    client = client_as(scout)
+    client.post(reverse("scouting:visit_discard", args=[submitted.uuid]))
+    assert Visit.objects.filter(pk=submitted.pk).exists()
+    draft = make_visit(organisation, scout)
+    FollowUp.objects.create(title="Zugewiesen", visit=draft, created_by=scout, assignee=manager)
+    client.post(reverse("scouting:visit_discard", args=[draft.uuid]))
+    assert Visit.objects.filter(pk=draft.pk).exists()
+
+
+def test_reversed_period_says_so(client_as, manager):
+    response = client_as(manager).get(
+        reverse("scouting:visit_list"), {"visited_from": "2026-02-01", "visited_to": "2026-01-01"}
+    )
+    assert response.context["filter"].errors["visited_to"]
+
+
+def test_list_names_the_organisation_it_is_filtered_by(client_as, organisation, manager):
+    response = client_as(manager).get(
+        reverse("scouting:visit_list"), {"organisation": organisation.pk}
+    )
+    assert "Müller Maschinenbau GmbH" in response.content.decode()
+    assert (
+        client_as(manager)
+        .get(reverse("scouting:visit_list"), {"organisation": "9" * 30})
+        .status_code
+        == 200
+    )
