@@ -339,9 +339,7 @@ def test_creating_shows_the_url_once(client_as, scout):
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     html = response.content.decode()
-    match = re.search(
-        r'value="http://testserver/calendar/feed/([A-Za-z0-9_-]+)\.ics"', html
-    )
+    match = re.search(r'value="http://testserver/calendar/feed/([A-Za-z0-9_-]+)\.ics"', html)
     assert match, html
     token = match.group(1)
     assert f'href="webcal://testserver/calendar/feed/{token}.ics"' in html
