@@ -219,7 +219,9 @@ def organisation_duplicates(request: HttpRequest) -> HttpResponse:
         register_number=clean_query(request.GET.get("register_number")),
         exclude_pk=int(exclude) if exclude and exclude.isdigit() else None,
     )
-    return render(request, "crm/_duplicates.html", {"duplicates": duplicates, "live": True})
+    # pick=1: offered in a form that can use an existing organisation instead (visits).
+    context = {"duplicates": duplicates, "live": True, "pick": request.GET.get("pick") == "1"}
+    return render(request, "crm/_duplicates.html", context)
 
 
 @login_required

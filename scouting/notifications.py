@@ -52,6 +52,7 @@ class MailItem:
     priority: str
     is_high_priority: bool
     url: str
+    assigned_by: str = ""
 
     @classmethod
     def of(cls, follow_up: FollowUp) -> MailItem:
@@ -64,6 +65,7 @@ class MailItem:
             priority=str(follow_up.get_priority_display()),
             is_high_priority=follow_up.priority == FollowUp.Priority.HIGH,
             url=follow_up_url(follow_up),
+            assigned_by=_display_name(follow_up.assigned_by) if follow_up.assigned_by else "",
         )
 
 
@@ -104,7 +106,7 @@ def notify_assignment(follow_up_ids: Iterable[int]) -> int:
             pk__in=list(follow_up_ids), assignee__isnull=False, assignee__is_active=True
         )
         .exclude(assignee__email="")
-        .select_related("assignee", "organisation", "person")
+        .select_related("assignee", "assigned_by", "organisation", "person")
         .order_by("due_date", "pk")
     )
     by_assignee: dict[int, list[FollowUp]] = defaultdict(list)
@@ -230,7 +232,7 @@ def _personal_digests(day: datetime.date) -> dict[int, _Digest]:
             )
         )
         .filter(rank__lte=DIGEST_ITEM_LIMIT)
-        .select_related("organisation", "person")
+        .select_related("organisation", "person", "assigned_by")
         .order_by("assignee_id", "rank")
     )
     for follow_up in listed.iterator(chunk_size=2000):

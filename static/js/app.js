@@ -23,6 +23,12 @@
     hidden.value = pick.dataset.pickId;
     input.value = pick.dataset.pickLabel;
     list.innerHTML = "";
+    // Picked from a duplicate warning: the half-typed new record is not needed any more.
+    if (list.dataset.clear) {
+      document.querySelectorAll(list.dataset.clear).forEach(function (el) { el.value = ""; });
+      var details = list.closest("details");
+      if (details) { details.open = false; }
+    }
     // Let dependent parts (the visit form's people picker) react to the choice.
     hidden.dispatchEvent(new Event("change", { bubbles: true }));
     input.focus();

@@ -107,3 +107,51 @@ def test_scout_logs_visit_and_manager_assigns_follow_up(
     expect(page.get_by_role("link", name="Fachkräftebedarf klären")).to_be_visible()
     expect(page.get_by_text(due.strftime("%d.%m.%Y"))).to_be_visible()
     assert not page_log.problems(), page_log.problems()
+
+
+def test_duplicate_warning_offers_the_existing_organisation(
+    page, page_log, login, scout, organisation, person, region, default_guide
+):
+    login(page, scout)
+    page.goto("/visits/new/")
+    page.get_by_text("Noch nicht im CRM? Neue Organisation anlegen").click()
+    page.get_by_label("Name der neuen Organisation").fill("Mueller Maschinenbau")
+    warning = page.locator("#new-org-duplicates")
+    expect(warning).to_contain_text("Müller Maschinenbau GmbH")
+    warning.get_by_role("button", name="Diese verwenden").click()
+    assert page.locator("#id_organisation").input_value() == str(organisation.pk)
+    assert page.get_by_label("Name der neuen Organisation").input_value() == ""
+    # The organisation's contact persons are offered now.
+    expect(page.get_by_text("Anna Schmidt")).to_be_visible()
+    assert not page_log.problems(), page_log.problems()
+
+
+def test_scouting_pages_fit_a_tablet(
+    page, page_log, login, scout, manager, organisation, person, default_guide
+):
+    import uuid as uuid_lib
+
+    from scouting.services import propose_follow_up, record_visit
+
+    visit, _created = record_visit(
+        uuid=uuid_lib.uuid4(), organisation=organisation, by=scout, people_met=[person]
+    )
+    follow_up = propose_follow_up(by=scout, title="Rückruf", visit=visit)
+    login(page, manager)
+    for path in (
+        "/",
+        "/visits/",
+        "/visits/new/",
+        visit.get_absolute_url(),
+        f"/visits/{visit.uuid}/edit/",
+        "/follow-ups/",
+        "/follow-ups/team/",
+        f"/follow-ups/{follow_up.pk}/",
+        person.get_absolute_url(),
+        organisation.get_absolute_url(),
+        "/calendar/",
+    ):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 768, f"{path} is {width} px wide"
+    assert not page_log.problems(), page_log.problems()

@@ -136,3 +136,14 @@ def _queries_for(count: int, organisation) -> int:
 
 def test_query_count_does_not_grow_with_assignees_and_follow_ups(organisation):
     assert _queries_for(2, organisation) == _queries_for(20, organisation) == 1
+
+
+def test_text_email_links_each_follow_up_and_names_who_assigned_it(
+    organisation, scout, manager, django_capture_on_commit_callbacks
+):
+    follow_up = propose_follow_up(by=scout, title="Rückruf", organisation=organisation)
+    with django_capture_on_commit_callbacks(execute=True):
+        assign_follow_ups([follow_up], assignee=scout, by=manager)
+    body = mail.outbox[-1].body
+    assert f"/follow-ups/{follow_up.pk}/" in body
+    assert "zugewiesen von Nora Netz" in body
