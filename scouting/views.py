@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -700,6 +700,13 @@ def _follow_up_rows(qs: QuerySet[FollowUp]) -> QuerySet[FollowUp]:
     return qs.select_related("organisation", "person", "visit", "assignee")
 
 
+def _visit_hidden_from(user: Any) -> Any:
+    """Whether a follow-up's visit is one ``user`` may not open (a confidential visit
+    of other scouts): the list then does not link it."""
+    visible = Visit.objects.for_user(user).filter(pk=OuterRef("visit_id"))
+    return Q(visit__isnull=False) & ~Exists(visible)
+
+
 MY_VIEWS = (
     ("open", _("open")),
     ("overdue", _("overdue")),
@@ -715,7 +722,9 @@ def my_follow_ups(request: HttpRequest) -> HttpResponse:
     view = request.GET.get("view", "open")
     if view not in dict(MY_VIEWS):
         view = "open"
-    mine = FollowUp.objects.assigned_to(request.user)
+    mine = FollowUp.objects.assigned_to(request.user).annotate(
+        visit_hidden=_visit_hidden_from(request.user)
+    )
     qs = follow_ups_in_view(mine, view)
     if view != "closed":
         qs = qs.order_by("due_date", "pk")
@@ -800,6 +809,10 @@ def follow_up_assign(request: HttpRequest) -> HttpResponse:
 def follow_up_detail(request: HttpRequest, pk: int) -> HttpResponse:
     follow_up = get_follow_up(request.user, pk)
     manage = may_manage_follow_ups(request.user)
+    follow_up.visit_hidden = bool(  # type: ignore[attr-defined]
+        follow_up.visit_id
+        and not Visit.objects.for_user(request.user).filter(pk=follow_up.visit_id).exists()
+    )
     context = {
         "follow_up": follow_up,
         "may_manage": manage,

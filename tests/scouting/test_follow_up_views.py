@@ -293,3 +293,26 @@ def test_follow_up_about_a_subject_refuses_bad_input(client_as, organisation, ma
     assert unknown.status_code == 200
     assert not FollowUp.objects.exists()
     assert client_as(funder).get(url).status_code == 404
+
+
+def test_a_confidential_visit_is_not_linked_for_an_assignee_who_cannot_open_it(
+    client_as, organisation, scout, scout2, manager
+):
+    secret = record_visit(
+        uuid=uuid.uuid4(), organisation=organisation, by=scout, is_confidential=True
+    )[0]
+    follow_up = proposal(organisation, scout, "Vertraulich nachfassen", visit=secret)
+    assign_follow_ups([follow_up], assignee=scout2, by=manager)
+    for url in (
+        reverse("scouting:my_follow_ups"),
+        reverse("scouting:follow_up_detail", args=[follow_up.pk]),
+    ):
+        page = client_as(scout2).get(url).content.decode()
+        assert "Vertraulich nachfassen" in page
+        assert secret.get_absolute_url() not in page
+    assert (
+        secret.get_absolute_url()
+        in client_as(manager)
+        .get(reverse("scouting:follow_up_detail", args=[follow_up.pk]))
+        .content.decode()
+    )
