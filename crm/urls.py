@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("crm.web_urls")),
     path("", include("scouting.urls")),
     path("calendar/", include("scouting.calendar_urls")),
+    path("pipeline/", include("pipeline.urls")),
     path("data/", include("crm.dataio.urls")),
     path("api/", include("crm.api.urls")),
     path("accounts/", include("allauth.urls")),

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -325,6 +326,9 @@ class TransferRequest(models.Model):
             raise ValidationError(
                 {"organisation": _("The organisation differs from the visit's organisation.")}
             )
+
+    def get_absolute_url(self) -> str:
+        return reverse("pipeline:request_detail", args=[self.pk])
 
     def is_closed(self) -> bool:
         return self.stage.is_closed()

@@ -79,6 +79,37 @@
     if (elt && elt.dataset && elt.dataset.submitting) { event.preventDefault(); }
   });
 
+  // Pipeline board: dragging a card to another column asks for the move in a dialog
+  // (the stage may require a closing reason or an outcome); cancelling puts it back.
+  window.addEventListener("load", function () {
+    var lists = document.querySelectorAll("[data-sortable-board]");
+    var dialog = document.getElementById("move-dialog");
+    if (!lists.length || !window.Sortable || !window.htmx || !dialog) { return; }
+    lists.forEach(function (list) {
+      window.Sortable.create(list, {
+        group: "board",
+        animation: 150,
+        sort: false,
+        onAdd: function (event) {
+          var url = event.item.dataset.moveUrl + "?to=" + event.to.dataset.stage +
+            "&next=" + encodeURIComponent(window.location.pathname + window.location.search);
+          window.htmx.ajax("GET", url, { target: "#move-dialog-body" }).then(function () {
+            dialog.showModal();
+            var first = dialog.querySelector("select, input:not([type=hidden]), textarea");
+            if (first) { first.focus(); }
+          });
+        }
+      });
+    });
+    dialog.addEventListener("close", function () { window.location.reload(); });
+    dialog.addEventListener("click", function (event) {
+      if (event.target.closest("[data-dialog-cancel]")) {
+        event.preventDefault();
+        dialog.close();
+      }
+    });
+  });
+
   // Auto-submit filter forms when a select changes (the submit button remains for keyboards).
   document.addEventListener("change", function (event) {
     var el = event.target;

@@ -30,6 +30,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from crm.models import ConsentRecord, ImportJob, Note, Organisation, Relationship
+from pipeline.services import create_request, propose_match, record_outcome
+from pipeline.stages import install_default_stages
 from scouting.models import InterviewGuide
 from scouting.services import propose_follow_up, record_visit
 
@@ -119,6 +121,17 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "scouting:follow_up_start": POST_ONLY,
     "scouting:follow_up_cancel": POST_ONLY,
     "scouting:follow_up_history": CRM_RECORD,
+    # --- pipeline: the fixture request was created by the scout ---
+    "pipeline:board": CRM_LIST,
+    "pipeline:request_list": CRM_LIST,
+    "pipeline:request_create": VISIT_WRITE,
+    "pipeline:request_from_visit": POST_ONLY,
+    "pipeline:request_detail": CRM_RECORD,
+    "pipeline:request_move": statuses(scout=403, administration=403, funder=404, outsider=404),
+    "pipeline:match_add": POST_ONLY,
+    "pipeline:match_status": POST_ONLY,
+    "pipeline:outcome_add": POST_ONLY,
+    "pipeline:request_history": CRM_RECORD,
     # --- calendar subscription of follow-ups ---
     "calendar:settings": CRM_LIST,
     "calendar:create": POST_ONLY,
@@ -233,6 +246,11 @@ OBJECT_BY_SEGMENT = {
     "topics": "topic",
     "follow-ups": "follow_up",
     "interview-guides": "interview_guide",
+    "requests": "transfer_request",
+    "transfer-requests": "transfer_request",
+    "matches": "match",
+    "outcomes": "outcome",
+    "stages": "stage",
 }
 # Values for other parameters, by name: a constant or a function of the objects.
 PARAM_VALUES: dict[str, Any] = {
@@ -324,7 +342,9 @@ def _admin_object_id(route: Route) -> Any:
 
 def _value(route: Route, param: str, objects: dict[str, Any]) -> Any:
     if param == "pk":
-        segment = route.route.removeprefix("api/").lstrip("^").split("/")[0]
+        segment = (
+            route.route.removeprefix("api/").removeprefix("pipeline/").lstrip("^").split("/")[0]
+        )
         if segment in OBJECT_BY_SEGMENT:
             return objects[OBJECT_BY_SEGMENT[segment]].pk
     elif param in ("object_id", "id") and route.route.startswith("admin/"):
@@ -373,7 +393,16 @@ def path_for(route: Route, objects: dict[str, Any]) -> str:
 def objects(region, topics, organisation, person, scout, manager, administration) -> dict[str, Any]:
     partner = Organisation.objects.create(name="TU Braunschweig", kind="university")
     visit, _created = record_visit(uuid=uuid.uuid4(), organisation=organisation, by=scout)
+    install_default_stages(apps)  # a browser test in this worker may have flushed them
+    transfer_request = create_request(
+        organisation=organisation, by=scout, title="Prüfstand", kind="testing", source="phone"
+    )
+    match = propose_match(transfer_request, partner=partner, by=manager)
     return {
+        "transfer_request": transfer_request,
+        "match": match,
+        "outcome": record_outcome(transfer_request, kind="other", by=manager),
+        "stage": transfer_request.stage,
         "visit": visit,
         "interview_guide": InterviewGuide.objects.current(),
         "follow_up": propose_follow_up(by=scout, title="Rückruf", visit=visit),

@@ -1,0 +1,157 @@
+"""One small form per user action of the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.forms import DateInput, TopicChoiceField, _Bootstrap
+from crm.models import Organisation, Person, Topic
+from crm.roles import Role
+from scouting.forms import UserChoiceField, users_with_role
+
+from .models import Match, Outcome, Stage, TransferRequest
+
+
+class RequestForm(_Bootstrap, forms.ModelForm):
+    """A new transfer request (the organisation is picked with the typeahead)."""
+
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"),
+        queryset=Organisation.objects.all(),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("Choose the requesting organisation.")},
+    )
+    topics = TopicChoiceField(
+        label=_("Topics"),
+        queryset=Topic.objects.select_related("parent").order_by("parent__name", "name"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    responsible_manager = UserChoiceField(
+        label=_("Responsible network manager"),
+        queryset=users_with_role(Role.NETWORK_MANAGER),
+        required=False,
+    )
+
+    class Meta:
+        model = TransferRequest
+        fields = [
+            "organisation",
+            "contact_person",
+            "title",
+            "description",
+            "topics",
+            "kind",
+            "source",
+            "responsible_manager",
+            "priority",
+            "expected_volume",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the people of the chosen organisation; the list is small.
+        organisation_id = self.data.get("organisation") or self.initial.get("organisation")
+        people = Person.objects.none()
+        if organisation_id and str(organisation_id).isdigit():
+            people = Person.objects.filter(affiliations__organisation_id=organisation_id)
+        self.fields["contact_person"].queryset = people.distinct().order_by(
+            "last_name", "first_name"
+        )
+        self.fields["source"].choices = [
+            c for c in self.fields["source"].choices if c[0] != TransferRequest.Source.VISIT
+        ]
+
+
+class MoveForm(_Bootstrap, forms.Form):
+    """Move a request to another stage, with what that stage requires."""
+
+    to = forms.ModelChoiceField(
+        label=_("New stage"), queryset=Stage.objects.none(), empty_label=None
+    )
+    expected_stage = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    closing_reason = forms.CharField(
+        label=_("Closing reason"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    expected_volume = forms.DecimalField(
+        label=_("Expected volume (EUR)"), required=False, min_value=0, decimal_places=2
+    )
+    outcome_kind = forms.ChoiceField(
+        label=_("Outcome"), required=False, choices=[("", "—"), *Outcome.Kind.choices]
+    )
+    outcome_date = forms.DateField(
+        label=_("Date of the outcome"), required=False, widget=DateInput()
+    )
+    outcome_partner = forms.ModelChoiceField(
+        label=_("Partner of the outcome"), queryset=Organisation.objects.none(), required=False
+    )
+    funding_programme = forms.CharField(
+        label=_("Funding programme"), required=False, max_length=200
+    )
+
+    def __init__(self, *args: Any, transfer_request: TransferRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transfer_request = transfer_request
+        stages = Stage.objects.active().exclude(pk=transfer_request.stage_id)
+        if transfer_request.is_closed():
+            stages = stages.filter(kind=Stage.Kind.OPEN)
+        self.fields["to"].queryset = stages.order_by("position", "pk")
+        self.fields["outcome_partner"].queryset = Organisation.objects.filter(
+            pk__in=transfer_request.matches.values("partner_id")
+        ).order_by("name")
+
+    def advance_fields(self) -> dict[str, Any]:
+        """What to pass to ``advance_request`` besides the stage."""
+        data = self.cleaned_data
+        target: Stage = data["to"]
+        fields: dict[str, Any] = {}
+        required = set(target.required_fields)
+        if data.get("closing_reason") or "closing_reason" in required:
+            fields["closing_reason"] = data.get("closing_reason", "")
+        if data.get("expected_volume") is not None:
+            fields["expected_volume"] = data["expected_volume"]
+        if data.get("outcome_kind"):
+            fields["outcome"] = {
+                "kind": data["outcome_kind"],
+                "date": data.get("outcome_date"),
+                "partner": data.get("outcome_partner"),
+                "funding_programme": data.get("funding_programme", ""),
+            }
+        return fields
+
+
+class MatchForm(_Bootstrap, forms.Form):
+    partner = forms.ModelChoiceField(
+        label=_("Research partner"),
+        queryset=Organisation.objects.all(),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("Choose a research partner.")},
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
+
+
+class MatchStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Match.Status.choices)
+
+
+class OutcomeForm(_Bootstrap, forms.ModelForm):
+    class Meta:
+        model = Outcome
+        fields = ["kind", "date", "partner", "funding_programme", "note"]
+        widgets = {"date": DateInput(), "note": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, transfer_request: TransferRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = Organisation.objects.filter(
+            pk__in=transfer_request.matches.values("partner_id")
+        ).order_by("name")

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "pipeline"
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("requests/", views.request_list, name="request_list"),
+    path("requests/new/", views.request_create, name="request_create"),
+    path("requests/from-visit/<uuid:uuid>/", views.request_from_visit, name="request_from_visit"),
+    path("requests/<int:pk>/", views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/move/", views.request_move, name="request_move"),
+    path("requests/<int:pk>/matches/", views.match_add, name="match_add"),
+    path("requests/<int:pk>/outcomes/", views.outcome_add, name="outcome_add"),
+    path("requests/<int:pk>/history/", views.request_history, name="request_history"),
+    path("matches/<int:pk>/status/", views.match_status, name="match_status"),
+]

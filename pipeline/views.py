@@ -1,0 +1,356 @@
+"""Pages of the transfer pipeline: board, list, request detail and the actions on it.
+
+Thin: parse, check access, call a service, respond.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.history import history_page
+from crm.models import Organisation
+from crm.pagination import EstimatedCountPaginator
+from scouting.models import Visit
+
+from . import services
+from .filters import RequestFilter
+from .forms import MatchForm, MatchStatusForm, MoveForm, OutcomeForm, RequestForm
+from .models import Match, Stage, StageChange, TransferRequest
+
+BOARD_CARDS = 20
+BOARD_COUNT_CAP = 1000
+LIST_PAGE_SIZE = 25
+
+
+def _require(user: Any, perm: str) -> None:
+    if not user.has_perm(perm):
+        raise PermissionDenied
+
+
+def get_request(user: Any, pk: int, *, action: str = "view") -> TransferRequest:
+    """The request if ``user`` may see it (404 otherwise), and may do ``action`` (403)."""
+    if not user.has_perm("pipeline.view_transferrequest"):
+        raise Http404
+    found = (
+        TransferRequest.objects.for_user(user)
+        .select_related(
+            "organisation__municipality__district",
+            "contact_person",
+            "responsible_manager",
+            "stage",
+            "visit",
+            "created_by",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    if action != "view" and not user.has_perm(f"pipeline.{action}"):
+        raise PermissionDenied
+    return found
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(str(m) for m in error.messages)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(" ".join(errors) for errors in form.errors.values())
+
+
+# --- Board ---------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    _require(request.user, "pipeline.view_transferrequest")
+    visible = TransferRequest.objects.for_user(request.user)
+    mine = request.GET.get("mine") == "1"
+    if mine:
+        visible = visible.filter(responsible_manager=request.user)
+    now = timezone.now()
+    columns = []
+    for stage in Stage.objects.board_columns():
+        in_stage = visible.filter(stage=stage)
+        # Oldest first: what waits longest (and turns stale) is on top.
+        cards = list(
+            in_stage.select_related("organisation", "responsible_manager").order_by(
+                "stage_entered_at", "pk"
+            )[:BOARD_CARDS]
+        )
+        for card in cards:
+            card.days_in_stage = (now - card.stage_entered_at).days  # type: ignore[attr-defined]
+            card.stale = bool(stage.max_days) and card.days_in_stage > stage.max_days  # type: ignore[attr-defined]
+        columns.append(
+            {
+                "stage": stage,
+                "cards": cards,
+                "count": in_stage.order_by()[: BOARD_COUNT_CAP + 1].count(),
+            }
+        )
+    context = {
+        "columns": columns,
+        "mine": mine,
+        "count_cap": BOARD_COUNT_CAP,
+        "board_cards": BOARD_CARDS,
+        "can_move": request.user.has_perm("pipeline.change_transferrequest"),
+        "can_add": request.user.has_perm("pipeline.add_transferrequest"),
+    }
+    return render(request, "pipeline/board.html", context)
+
+
+# --- List ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def request_list(request: HttpRequest) -> HttpResponse:
+    _require(request.user, "pipeline.view_transferrequest")
+    filterset = RequestFilter(
+        request.GET or None, queryset=TransferRequest.objects.for_user(request.user)
+    )
+    requests = filterset.qs if filterset.is_bound else filterset.queryset
+    page = EstimatedCountPaginator(
+        requests.select_related("organisation__municipality", "stage", "responsible_manager")
+        .prefetch_related("topics")
+        .order_by("-created_at", "-pk"),
+        LIST_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "filter": filterset,
+        "page": page,
+        "querystring": params.urlencode(),
+        "can_add": request.user.has_perm("pipeline.add_transferrequest"),
+        "now": timezone.now(),
+    }
+    return render(request, "pipeline/request_list.html", context)
+
+
+# --- Create --------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_create(request: HttpRequest) -> HttpResponse:
+    _require(request.user, "pipeline.add_transferrequest")
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        organisation = data.pop("organisation")
+        topics = data.pop("topics")
+        if not data.get("responsible_manager"):
+            data.pop("responsible_manager")
+        try:
+            created = services.create_request(
+                organisation=organisation, topics=topics, by=request.user, **data
+            )
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, _("Transfer request created."))
+            return redirect("pipeline:request_detail", pk=created.pk)
+    organisation = str(form["organisation"].value() or "")
+    chosen = (
+        Organisation.objects.filter(pk=int(organisation)).first()
+        if organisation.isdigit() and len(organisation) < 19
+        else None
+    )
+    return render(request, "pipeline/request_form.html", {"form": form, "organisation": chosen})
+
+
+@login_required
+@require_POST
+def request_from_visit(request: HttpRequest, uuid: Any) -> HttpResponse:
+    _require(request.user, "pipeline.add_transferrequest")
+    visit = Visit.objects.for_user(request.user).filter(uuid=uuid).first()
+    if visit is None:
+        raise Http404
+    try:
+        created = services.create_request_from_visit(visit, by=request.user)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return redirect(visit)
+    messages.success(request, _("Transfer request created from the visit."))
+    return redirect("pipeline:request_detail", pk=created.pk)
+
+
+# --- Detail and actions --------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer_request = get_request(request.user, pk)
+    changes = (
+        StageChange.objects.filter(request=transfer_request)
+        .select_related("from_stage", "to_stage", "changed_by")
+        .order_by("changed_at", "pk")
+    )
+    change_rows = _with_durations(list(changes), end=timezone.now())
+    manage = request.user.has_perm("pipeline.change_transferrequest")
+    matches = transfer_request.matches.select_related("partner", "person").order_by("pk")
+    context = {
+        "req": transfer_request,
+        "topics": transfer_request.topics.select_related("parent"),
+        "changes": change_rows,
+        "time_in_stages": services.time_in_stages(transfer_request),
+        "matches": matches,
+        "outcomes": transfer_request.outcomes.select_related("partner").order_by("-date", "-pk"),
+        "suggestions": services.suggest_partners(transfer_request, limit=5)
+        if manage and not transfer_request.is_closed()
+        else [],
+        "can_move": manage,
+        "can_manage_matches": request.user.has_perm("pipeline.add_match"),
+        "can_record_outcome": request.user.has_perm("pipeline.add_outcome"),
+        "match_statuses": Match.Status.choices,
+        "outcome_form": OutcomeForm(transfer_request=transfer_request),
+        "is_stale": transfer_request.is_stale(),
+    }
+    return render(request, "pipeline/request_detail.html", context)
+
+
+def _with_durations(changes: list[StageChange], *, end: datetime.datetime) -> list[dict]:
+    rows = []
+    for change, following in zip(changes, [*changes[1:], None], strict=True):
+        left = following.changed_at if following is not None else end
+        duration = left - change.changed_at
+        rows.append({"change": change, "duration": duration, "current": following is None})
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move to another stage (the board's drag and drop opens this form in a dialog;
+    it is also the keyboard way)."""
+    transfer_request = get_request(request.user, pk, action="change_transferrequest")
+    initial: dict[str, Any] = {"expected_stage": transfer_request.stage_id}
+    if request.GET.get("to", "").isdigit():
+        initial["to"] = int(request.GET["to"])
+    form = MoveForm(request.POST or None, transfer_request=transfer_request, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        expected = Stage.objects.filter(pk=form.cleaned_data["expected_stage"]).first()
+        try:
+            services.advance_request(
+                transfer_request,
+                to=form.cleaned_data["to"],
+                by=request.user,
+                note=form.cleaned_data.get("note", ""),
+                expected_stage=expected,
+                **form.advance_fields(),
+            )
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(
+                request,
+                _("“%(title)s” moved to “%(stage)s”.")
+                % {"title": transfer_request.title, "stage": form.cleaned_data["to"]},
+            )
+            return redirect(_next_or(request, reverse("pipeline:request_detail", args=[pk])))
+    template = "pipeline/_move_form.html" if request.htmx else "pipeline/move.html"  # type: ignore[attr-defined]
+    return render(
+        request,
+        template,
+        {"req": transfer_request, "form": form, "next": request.GET.get("next", "")},
+    )
+
+
+def _next_or(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@login_required
+@require_POST
+def match_add(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer_request = get_request(request.user, pk, action="add_match")
+    form = MatchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+    else:
+        try:
+            services.propose_match(
+                transfer_request,
+                partner=form.cleaned_data["partner"],
+                note=form.cleaned_data.get("note", ""),
+                by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, _("Research partner proposed."))
+    return redirect("pipeline:request_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def match_status(request: HttpRequest, pk: int) -> HttpResponse:
+    match = Match.objects.select_related("request").filter(pk=pk).first()
+    if match is None:
+        raise Http404
+    get_request(request.user, match.request_id, action="change_match")
+    form = MatchStatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Unknown status."))
+    else:
+        try:
+            services.set_match_status(match, status=form.cleaned_data["status"], by=request.user)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+    return redirect("pipeline:request_detail", pk=match.request_id)
+
+
+@login_required
+@require_POST
+def outcome_add(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer_request = get_request(request.user, pk, action="add_outcome")
+    form = OutcomeForm(request.POST, transfer_request=transfer_request)
+    if not form.is_valid():
+        messages.error(request, _("The outcome was not saved: %s") % _form_errors(form))
+    else:
+        try:
+            services.record_outcome(transfer_request, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, _("Outcome recorded."))
+    return redirect("pipeline:request_detail", pk=pk)
+
+
+@login_required
+@require_GET
+def request_history(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer_request = get_request(request.user, pk)
+    page, entries = history_page(transfer_request, request.GET.get("page"))
+    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
+    return render(
+        request,
+        template,
+        {
+            "object": transfer_request,
+            "page": page,
+            "entries": entries,
+            "history_url": reverse("pipeline:request_history", args=[pk]),
+        },
+    )

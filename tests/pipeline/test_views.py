@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from pipeline.models import Match, Stage, StageChange, TransferRequest
+from pipeline.services import advance_request, create_request, propose_match, set_match_status
+from scouting.services import record_visit
+
+pytestmark = pytest.mark.django_db
+
+
+def make_request(organisation, by, title="Anfrage", **fields):
+    fields.setdefault("kind", "joint_rd")
+    fields.setdefault("source", "phone")
+    return create_request(organisation=organisation, by=by, title=title, **fields)
+
+
+# --- Board and list ------------------------------------------------------------------
+
+
+def test_board_shows_open_stages_with_cards(client_as, transfer_request, manager, stages):
+    response = client_as(manager).get(reverse("pipeline:board"))
+    assert response.status_code == 200
+    columns = response.context["columns"]
+    assert [c["stage"].key for c in columns] == [s.key for s in Stage.objects.board_columns()]
+    first = columns[0]
+    assert first["count"] == 1 and first["cards"][0] == transfer_request
+    assert "KI für die Qualitätsprüfung" in response.content.decode()
+
+
+def test_board_access(client_as, scout, administration, funder, outsider, client):
+    url = reverse("pipeline:board")
+    assert client_as(scout).get(url).status_code == 200
+    assert client_as(administration).get(url).status_code == 200
+    assert client_as(funder).get(url).status_code == 403
+    assert client_as(outsider).get(url).status_code == 403
+    assert client.get(url).status_code == 302
+
+
+def test_board_query_count_is_constant(client_as, organisation, scout, manager, stages):
+    client = client_as(manager)
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("pipeline:board")).status_code == 200
+        return len(ctx)
+
+    for _ in range(2):
+        make_request(organisation, scout, responsible_manager=manager)
+    few = queries()
+    for _ in range(15):
+        make_request(organisation, scout, responsible_manager=manager)
+    assert queries() == few
+
+
+def test_list_filters_and_query_count(client_as, organisation, region, scout, manager, stages):
+    from crm.models import Organisation
+
+    city = Organisation.objects.create(name="Stadtwerk", municipality=region["urban"])
+    rural = make_request(organisation, scout, kind="testing")
+    urban = make_request(city, scout, kind="joint_rd")
+    advance_request(urban, to=stages["qualifiziert"], by=manager, responsible_manager=manager)
+    client = client_as(manager)
+
+    def found(**params):
+        response = client.get(reverse("pipeline:request_list"), params)
+        assert response.status_code == 200
+        return {r.pk for r in response.context["page"].object_list}
+
+    assert found() == {rural.pk, urban.pk}
+    assert found(stage=stages["qualifiziert"].pk) == {urban.pk}
+    assert found(area_type="rural") == {rural.pk}
+    assert found(kind="testing") == {rural.pk}
+    assert found(district=region["district"].pk) == {rural.pk}
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(reverse("pipeline:request_list"))
+        return len(ctx)
+
+    few = queries()
+    for _ in range(10):
+        make_request(organisation, scout)
+    assert queries() == few
+
+
+# --- Create --------------------------------------------------------------------------
+
+
+def test_scout_creates_a_request(client_as, organisation, person, scout, topics):
+    response = client_as(scout).post(
+        reverse("pipeline:request_create"),
+        {
+            "organisation": organisation.pk,
+            "contact_person": person.pk,
+            "title": "Prüfstand gesucht",
+            "description": "Belastungstests",
+            "topics": [topics["ai"].pk],
+            "kind": "testing",
+            "source": "phone",
+            "priority": "normal",
+        },
+    )
+    created = TransferRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == created.get_absolute_url()
+    assert created.created_by == scout and created.stage == Stage.objects.initial()
+    assert created.history.first().history_user == scout
+
+
+def test_create_refuses_bad_input(client_as, scout, funder):
+    response = client_as(scout).post(reverse("pipeline:request_create"), {"title": ""})
+    assert response.status_code == 200
+    assert response.context["form"].errors["organisation"]
+    assert not TransferRequest.objects.exists()
+    assert client_as(funder).get(reverse("pipeline:request_create")).status_code == 403
+
+
+def test_request_from_visit_in_one_step(client_as, organisation, person, scout, topics):
+    visit = record_visit(
+        uuid=uuid.uuid4(),
+        organisation=organisation,
+        by=scout,
+        people_met=[person],
+        topics=[topics["ai"]],
+        needs=["technology_rd"],
+        summary="Will Bilderkennung einsetzen.",
+    )[0]
+    assert (
+        reverse("pipeline:request_from_visit", args=[visit.uuid])
+        in client_as(scout).get(visit.get_absolute_url()).content.decode()
+    )
+    response = client_as(scout).post(reverse("pipeline:request_from_visit", args=[visit.uuid]))
+    created = TransferRequest.objects.get()
+    assert response.status_code == 302
+    assert created.visit == visit and created.contact_person == person
+    assert list(created.topics.all()) == [topics["ai"]]
+    assert "Bilderkennung" in created.description
+
+
+# --- Detail, move, matches, outcomes -------------------------------------------------
+
+
+def test_detail_shows_stage_history_and_suggestions(
+    client_as, transfer_request, university, manager, scout, funder
+):
+    response = client_as(manager).get(transfer_request.get_absolute_url())
+    assert response.status_code == 200
+    assert [s.partner for s in response.context["suggestions"]] == [university]
+    assert len(response.context["changes"]) == 1
+    assert client_as(scout).get(transfer_request.get_absolute_url()).status_code == 200
+    assert client_as(funder).get(transfer_request.get_absolute_url()).status_code == 404
+
+
+def test_manager_moves_through_the_form_with_required_fields(
+    client_as, transfer_request, manager, stages
+):
+    url = reverse("pipeline:request_move", args=[transfer_request.pk])
+    client = client_as(manager)
+    page = client.get(url, {"to": stages["ohne-ergebnis"].pk})
+    assert page.status_code == 200
+    refused = client.post(
+        url,
+        {"to": stages["ohne-ergebnis"].pk, "expected_stage": transfer_request.stage_id},
+        follow=True,
+    )
+    assert "Abschlussgrund" in refused.content.decode()
+    transfer_request.refresh_from_db()
+    assert transfer_request.stage == stages["eingang"]
+    moved = client.post(
+        url,
+        {
+            "to": stages["ohne-ergebnis"].pk,
+            "expected_stage": transfer_request.stage_id,
+            "closing_reason": "Kein Budget",
+            "note": "Telefonat",
+        },
+    )
+    assert moved.status_code == 302
+    transfer_request.refresh_from_db()
+    assert transfer_request.stage == stages["ohne-ergebnis"]
+    change = StageChange.objects.filter(request=transfer_request).latest("changed_at")
+    assert change.changed_by == manager and change.note == "Telefonat"
+
+
+def test_a_stale_move_is_refused_with_a_clear_message(client_as, transfer_request, manager, stages):
+    url = reverse("pipeline:request_move", args=[transfer_request.pk])
+    old_stage = transfer_request.stage_id
+    advance_request(transfer_request, to=stages["qualifiziert"], by=manager)
+    response = client_as(manager).post(
+        url, {"to": stages["partnersuche"].pk, "expected_stage": old_stage}, follow=True
+    )
+    assert "inzwischen" in response.content.decode()
+    transfer_request.refresh_from_db()
+    assert transfer_request.stage == stages["qualifiziert"]
+
+
+def test_scouts_and_administration_cannot_move(client_as, transfer_request, scout, administration):
+    url = reverse("pipeline:request_move", args=[transfer_request.pk])
+    assert client_as(scout).get(url).status_code == 403
+    assert client_as(administration).post(url, {}).status_code == 403
+
+
+def test_matches_and_outcomes(client_as, transfer_request, university, manager, scout, stages):
+    client = client_as(manager)
+    client.post(
+        reverse("pipeline:match_add", args=[transfer_request.pk]), {"partner": university.pk}
+    )
+    match = Match.objects.get()
+    assert match.partner == university and match.created_by == manager
+    client.post(reverse("pipeline:match_status", args=[match.pk]), {"status": "accepted"})
+    match.refresh_from_db()
+    assert match.status == Match.Status.ACCEPTED and match.decided_at
+    response = client.post(
+        reverse("pipeline:outcome_add", args=[transfer_request.pk]),
+        {"kind": "joint_rd", "date": "2026-11-01", "partner": university.pk},
+    )
+    assert response.status_code == 302
+    outcome = transfer_request.outcomes.get()
+    assert outcome.partner == university and outcome.created_by == manager
+    assert (
+        client_as(scout)
+        .post(reverse("pipeline:match_add", args=[transfer_request.pk]), {"partner": university.pk})
+        .status_code
+        == 403
+    )
+
+
+def test_history_page(client_as, transfer_request, manager, university):
+    match = propose_match(transfer_request, partner=university, by=manager)
+    set_match_status(match, status="contacted", by=manager)
+    response = client_as(manager).get(
+        reverse("pipeline:request_history", args=[transfer_request.pk])
+    )
+    assert response.status_code == 200
