@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -189,10 +189,17 @@ def create_request_from_visit(visit: Visit, *, by: User, **overrides: Any) -> Tr
 
 
 def _first_person_met(visit: Visit) -> Person | None:
-    """The person met first entered on the visit (the order they were added in)."""
-    through = Visit.people_met.through
-    first = through.objects.filter(visit_id=visit.pk).order_by("pk").first()
-    return first.person if first is not None else None
+    """The contact for the request among the people met: whoever is primarily
+    affiliated with the organisation first, then by name (the order people were
+    picked in is not stored)."""
+    primary_here = Affiliation.objects.filter(
+        person=OuterRef("pk"), organisation_id=visit.organisation_id, is_primary=True
+    )
+    return (
+        visit.people_met.annotate(primary_here=Exists(primary_here))
+        .order_by("-primary_here", "last_name", "first_name", "pk")
+        .first()
+    )
 
 
 # --- Moving between stages -----------------------------------------------------------
