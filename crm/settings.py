@@ -320,13 +320,22 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Regio-CRM API",
-    "DESCRIPTION": "Organisationen, Personen, Zugehörigkeiten, Regionen und Themenfelder.",
+    "DESCRIPTION": (
+        "Organisationen, Personen, Zugehörigkeiten, Regionen und Themenfelder; "
+        "Unternehmensbesuche und Wiedervorlagen; Transferanfragen, Phasen, "
+        "Vermittlungen und Ergebnisse."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets are called "kind"; name them for the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "TransferRequestKindEnum": "pipeline.models.TransferRequest.Kind",
+        "OutcomeKindEnum": "pipeline.models.Outcome.Kind",
+    },
 }
 
 # django-simple-history: keep history rows when an object is deleted.

@@ -69,8 +69,13 @@ class RequestFilter(django_filters.FilterSet):
         return qs.filter(created_at__gte=_start_of(value))
 
     def filter_to(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        return qs.filter(created_at__lt=_start_of(value + datetime.timedelta(days=1)))
+        return qs.filter(created_at__lt=_start_of(min(value, _LATEST) + datetime.timedelta(days=1)))
+
+
+# Dates far outside any record would overflow in the conversion to UTC.
+_EARLIEST, _LATEST = datetime.date(1900, 1, 1), datetime.date(3000, 1, 1)
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
+    day = min(max(day, _EARLIEST), _LATEST)
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))

@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import DateInput, TopicChoiceField, _Bootstrap
-from crm.models import Organisation, Person, Topic
+from crm.models import District, Municipality, Organisation, Person, Topic
 from crm.roles import Role
 from scouting.forms import UserChoiceField, users_with_role
 
@@ -155,3 +155,38 @@ class OutcomeForm(_Bootstrap, forms.ModelForm):
         self.fields["partner"].queryset = Organisation.objects.filter(
             pk__in=transfer_request.matches.values("partner_id")
         ).order_by("name")
+
+
+class MetricsForm(_Bootstrap, forms.Form):
+    """The period and focus of the pipeline figures."""
+
+    start = forms.DateField(label=_("From"), widget=DateInput())
+    end = forms.DateField(label=_("To"), widget=DateInput())
+    manager = UserChoiceField(
+        label=_("Responsible"),
+        queryset=users_with_role(Role.NETWORK_MANAGER),
+        required=False,
+        empty_label=_("all"),
+    )
+    district = forms.ModelChoiceField(
+        label=_("District"), queryset=District.objects.all(), required=False, empty_label=_("all")
+    )
+    area_type = forms.ChoiceField(
+        label=_("Rural/urban"),
+        choices=[("", _("all")), *Municipality.AreaType.choices],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, staff: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not staff:
+            del self.fields["manager"]  # the funding body sees no staff names
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            self.add_error("end", _("“To” lies before “From”."))
+        if start and end and (end - start).days > 3 * 366:
+            self.add_error("end", _("Choose a period of at most three years."))
+        return data

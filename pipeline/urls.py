@@ -5,6 +5,7 @@ from . import views
 app_name = "pipeline"
 urlpatterns = [
     path("", views.board, name="board"),
+    path("metrics/", views.metrics, name="metrics"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/new/", views.request_create, name="request_create"),
     path("requests/from-visit/<uuid:uuid>/", views.request_from_visit, name="request_from_visit"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("requests/<int:pk>/move/", views.request_move, name="request_move"),
     path("requests/<int:pk>/matches/", views.match_add, name="match_add"),
     path("requests/<int:pk>/outcomes/", views.outcome_add, name="outcome_add"),
+    path("requests/<int:pk>/follow-ups/", views.follow_up_add, name="follow_up_add"),
     path("requests/<int:pk>/history/", views.request_history, name="request_history"),
     path("matches/<int:pk>/status/", views.match_status, name="match_status"),
 ]

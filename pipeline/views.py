@@ -22,11 +22,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.history import history_page
 from crm.models import Organisation
 from crm.pagination import EstimatedCountPaginator
-from scouting.models import Visit
+from crm.roles import Role, has_role
+from scouting.forms import FollowUpProposalForm
+from scouting.models import FollowUp, Visit
+from scouting.services import propose_follow_up
 
-from . import services
+from . import queries, services
 from .filters import RequestFilter
-from .forms import MatchForm, MatchStatusForm, MoveForm, OutcomeForm, RequestForm
+from .forms import MatchForm, MatchStatusForm, MetricsForm, MoveForm, OutcomeForm, RequestForm
 from .models import Match, Stage, StageChange, TransferRequest
 
 BOARD_CARDS = 20
@@ -221,6 +224,12 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "match_statuses": Match.Status.choices,
         "outcome_form": OutcomeForm(transfer_request=transfer_request),
         "is_stale": transfer_request.is_stale(),
+        "follow_ups": FollowUp.objects.for_user(request.user)
+        .filter(transfer_request=transfer_request)
+        .select_related("assignee")
+        .order_by("status", "due_date", "pk"),
+        "can_propose_follow_up": request.user.has_perm("scouting.add_followup"),
+        "follow_up_form": FollowUpProposalForm(),
     }
     return render(request, "pipeline/request_detail.html", context)
 
@@ -339,6 +348,27 @@ def outcome_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """A follow-up about the request, through the scouting service."""
+    transfer_request = get_request(request.user, pk)
+    _require(request.user, "scouting.add_followup")
+    form = FollowUpProposalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The follow-up was not saved: %s") % _form_errors(form))
+    else:
+        try:
+            propose_follow_up(
+                by=request.user, transfer_request=transfer_request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, _("Follow-up proposed."))
+    return redirect("pipeline:request_detail", pk=pk)
+
+
+@login_required
 @require_GET
 def request_history(request: HttpRequest, pk: int) -> HttpResponse:
     transfer_request = get_request(request.user, pk)
@@ -354,3 +384,51 @@ def request_history(request: HttpRequest, pk: int) -> HttpResponse:
             "history_url": reverse("pipeline:request_history", args=[pk]),
         },
     )
+
+
+# --- Metrics -------------------------------------------------------------------------
+
+
+def may_see_metrics(user: Any) -> bool:
+    """Everyone who works with requests, and the funding body (aggregates only)."""
+    return user.has_perm("pipeline.view_transferrequest") or has_role(user, Role.FUNDING_VIEWER)
+
+
+@login_required
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not may_see_metrics(request.user):
+        raise PermissionDenied
+    today = timezone.localdate()
+    initial = {
+        "start": today.replace(year=today.year - 1) + datetime.timedelta(days=1),
+        "end": today,
+    }
+    # Names of staff are for the agency; the funding body sees the other breakdowns.
+    staff = request.user.has_perm("pipeline.view_transferrequest")
+    form = MetricsForm(request.GET or None, initial=initial, staff=staff)
+    if form.is_bound and not form.is_valid():
+        return render(request, "pipeline/metrics.html", {"form": form})
+    data = form.cleaned_data if form.is_bound else initial
+    focus = {
+        "manager": data.get("manager"),
+        "district": data.get("district"),
+        "area_type": data.get("area_type") or None,
+    }
+    period = (data["start"], data["end"])
+    context = {
+        "form": form,
+        "period": period,
+        "funnel": queries.funnel(*period, **focus),
+        "conversion": queries.conversion_rates(*period, **focus),
+        "to_first_match": queries.median_days_to_first_match(*period, **focus),
+        "to_cooperation": queries.median_days_to_cooperation(*period, **focus),
+        "by_manager": queries.by_manager(
+            *period, district=focus["district"], area_type=focus["area_type"]
+        )
+        if staff
+        else None,
+        "by_topic": queries.by_topic(*period, **focus),
+        "by_district": queries.by_district(*period, manager=focus["manager"]),
+    }
+    return render(request, "pipeline/metrics.html", context)

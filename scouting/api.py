@@ -114,6 +114,8 @@ class VisitFilter(django_filters.FilterSet):
 
     def filter_visited_after(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
         # Day boundaries in local time instead of ``__date``, which cannot use the index.
+        if value <= datetime.date.min + datetime.timedelta(days=1):
+            return qs  # the first days of year 1 would overflow in UTC
         return qs.filter(visited_at__gte=_start_of(value))
 
     def filter_visited_before(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:

@@ -1329,6 +1329,8 @@ def _write_follow_ups(
                 "created_at": created,
                 "assigned_at": _dt(planned["assigned_at"]) if planned["assigned_at"] else None,
                 "completed_at": _dt(planned["completed_at"]) if planned["completed_at"] else None,
+                # Follow-ups about transfer requests are seeded with the pipeline.
+                "transfer_request_id": None,
                 "history_id": next_history,
                 "history_date": created,
                 "history_change_reason": core.SEED_REASON,

@@ -114,7 +114,7 @@ class VisitFilter(_StyledForm, django_filters.FilterSet):
         return qs.filter(visited_at__gte=_start_of(value))
 
     def filter_to(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        return qs.filter(visited_at__lt=_start_of(value + datetime.timedelta(days=1)))
+        return qs.filter(visited_at__lt=_start_of(min(value, _LATEST) + datetime.timedelta(days=1)))
 
     def filter_topic(self, qs: QuerySet, name: str, value: Topic) -> QuerySet:
         topic_ids = [value.pk, *value.children.values_list("pk", flat=True)]
@@ -125,7 +125,12 @@ class VisitFilter(_StyledForm, django_filters.FilterSet):
         return filter_by_need(qs, value)
 
 
+# Dates far outside any record would overflow in the conversion to UTC.
+_EARLIEST, _LATEST = datetime.date(1900, 1, 1), datetime.date(3000, 1, 1)
+
+
 def _start_of(day: datetime.date) -> datetime.datetime:
+    day = min(max(day, _EARLIEST), _LATEST)
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 

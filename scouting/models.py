@@ -529,6 +529,14 @@ class FollowUp(models.Model):
         related_name="follow_ups",
         verbose_name=_("person"),
     )
+    transfer_request = models.ForeignKey(
+        "pipeline.TransferRequest",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("transfer request"),
+    )
     rule = models.ForeignKey(
         FollowUpRule,
         on_delete=models.SET_NULL,
@@ -577,7 +585,15 @@ class FollowUp(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     history = HistoricalRecords(
-        no_db_index=["visit", "organisation", "person", "rule", "assignee", "assigned_by"]
+        no_db_index=[
+            "visit",
+            "organisation",
+            "person",
+            "transfer_request",
+            "rule",
+            "assignee",
+            "assigned_by",
+        ]
     )
     objects = FollowUpQuerySet.as_manager()
 
@@ -602,10 +618,12 @@ class FollowUp(models.Model):
             models.CheckConstraint(
                 condition=Q(visit__isnull=False)
                 | Q(organisation__isnull=False)
-                | Q(person__isnull=False),
+                | Q(person__isnull=False)
+                | Q(transfer_request__isnull=False),
                 name="followup_has_subject",
                 violation_error_message=_(
-                    "A follow-up must be about a visit, an organisation or a person."
+                    "A follow-up must be about a visit, an organisation, a person or a "
+                    "transfer request."
                 ),
             ),
             models.CheckConstraint(
@@ -624,9 +642,14 @@ class FollowUp(models.Model):
         return self.title
 
     def clean(self) -> None:
-        if not (self.visit_id or self.organisation_id or self.person_id):
+        if not (
+            self.visit_id or self.organisation_id or self.person_id or self.transfer_request_id
+        ):
             raise ValidationError(
-                _("A follow-up must be about a visit, an organisation or a person.")
+                _(
+                    "A follow-up must be about a visit, an organisation, a person or a "
+                    "transfer request."
+                )
             )
         if (
             self.visit_id

@@ -424,22 +424,27 @@ def propose_follow_up(
     visit: Visit | None = None,
     organisation: Organisation | None = None,
     person: Person | None = None,
+    transfer_request: Any = None,
     due_date: datetime.date | None = None,
     priority: str = FollowUp.Priority.NORMAL,
 ) -> FollowUp:
-    """A new, unassigned follow-up; network managers assign it."""
+    """A new, unassigned follow-up; network managers assign it. ``transfer_request``
+    (pipeline) makes it about a request and its organisation."""
     if not by.has_perm("scouting.add_followup"):
         raise FollowUpAccessError(_("You may not propose follow-ups."))
     if visit is not None and not Visit.objects.for_user(by).filter(pk=visit.pk).exists():
         raise VisitAccessError(_("This visit belongs to someone else."))
     if visit is not None and organisation is None:
         organisation = visit.organisation
+    if transfer_request is not None and organisation is None:
+        organisation = transfer_request.organisation
     follow_up = FollowUp(
         title=title.strip(),
         description=description.strip(),
         visit=visit,
         organisation=organisation,
         person=person,
+        transfer_request=transfer_request,
         due_date=due_date,
         priority=priority,
         created_by=by,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
+from pipeline import api as pipeline_api
 from scouting import api as scouting_api
 
 from . import views
@@ -22,6 +23,12 @@ router.register("topics", views.TopicViewSet, basename="topic")
 router.register("visits", scouting_api.VisitViewSet, basename="visit")
 router.register("follow-ups", scouting_api.FollowUpViewSet, basename="follow-up")
 router.register("interview-guides", scouting_api.InterviewGuideViewSet, basename="interview-guide")
+router.register(
+    "transfer-requests", pipeline_api.TransferRequestViewSet, basename="transfer-request"
+)
+router.register("stages", pipeline_api.StageViewSet, basename="stage")
+router.register("matches", pipeline_api.MatchViewSet, basename="match")
+router.register("outcomes", pipeline_api.OutcomeViewSet, basename="outcome")
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="token"),

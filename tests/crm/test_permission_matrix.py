@@ -124,6 +124,8 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     # --- pipeline: the fixture request was created by the scout ---
     "pipeline:board": CRM_LIST,
     "pipeline:request_list": CRM_LIST,
+    # Aggregates only: the funding body may see them.
+    "pipeline:metrics": statuses(outsider=403),
     "pipeline:request_create": VISIT_WRITE,
     "pipeline:request_from_visit": POST_ONLY,
     "pipeline:request_detail": CRM_RECORD,
@@ -131,6 +133,7 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "pipeline:match_add": POST_ONLY,
     "pipeline:match_status": POST_ONLY,
     "pipeline:outcome_add": POST_ONLY,
+    "pipeline:follow_up_add": POST_ONLY,
     "pipeline:request_history": CRM_RECORD,
     # --- calendar subscription of follow-ups ---
     "calendar:settings": CRM_LIST,
@@ -180,6 +183,19 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "api:follow-up-complete": statuses(anon=401, others=405, funder=403, outsider=403),
     "api:interview-guide-current": API,
     "api:interview-guide-detail": API,
+    "api:transfer-request-list": API,
+    "api:transfer-request-detail": API,
+    "api:transfer-request-stage-changes": API,
+    "api:transfer-request-suggestions": API,
+    "api:transfer-request-advance": statuses(anon=401, others=405, funder=403, outsider=403),
+    "api:transfer-request-from-visit": statuses(anon=401, others=405, funder=403, outsider=403),
+    "api:stage-list": API,
+    "api:stage-detail": API,
+    "api:match-list": API,
+    "api:match-detail": API,
+    "api:match-status": statuses(anon=401, others=405, funder=403, outsider=403),
+    "api:outcome-list": API,
+    "api:outcome-detail": API,
     # --- sign-in, password, two-factor (django-allauth) ---
     "account_login": statuses(anon=200, others=302),
     "account_logout": statuses(anon=302),

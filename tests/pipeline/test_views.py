@@ -237,3 +237,81 @@ def test_history_page(client_as, transfer_request, manager, university):
         reverse("pipeline:request_history", args=[transfer_request.pk])
     )
     assert response.status_code == 200
+
+
+# --- Metrics -------------------------------------------------------------------------
+
+
+def test_metrics_page_for_staff_and_funders(
+    client_as, transfer_request, manager, administration, funder, outsider, stages
+):
+    advance_request(transfer_request, to=stages["qualifiziert"], by=manager)
+    url = reverse("pipeline:metrics")
+    response = client_as(manager).get(url)
+    assert response.status_code == 200
+    funnel = {row.key: row.entered for row in response.context["funnel"]}
+    assert funnel["eingang"] == 1 and funnel["qualifiziert"] == 1
+    assert response.context["by_manager"] is not None
+    assert client_as(administration).get(url).status_code == 200
+    # The funding body sees aggregates, not who in the agency handled what.
+    as_funder = client_as(funder).get(url)
+    assert as_funder.status_code == 200 and as_funder.context["by_manager"] is None
+    assert "Nora Netz" not in as_funder.content.decode()
+    assert client_as(outsider).get(url).status_code == 403
+
+
+def test_metrics_refuse_a_bad_period(client_as, manager):
+    response = client_as(manager).get(
+        reverse("pipeline:metrics"), {"start": "2026-05-01", "end": "2026-01-01"}
+    )
+    assert response.status_code == 200 and response.context["form"].errors["end"]
+
+
+def test_follow_up_attached_to_a_request(client_as, transfer_request, scout, manager):
+    url = reverse("pipeline:follow_up_add", args=[transfer_request.pk])
+    response = client_as(scout).post(url, {"title": "Partner anrufen", "priority": "normal"})
+    assert response.status_code == 302
+    follow_up = transfer_request.follow_ups.get()
+    assert follow_up.organisation == transfer_request.organisation
+    assert follow_up.created_by == scout
+    page = client_as(manager).get(transfer_request.get_absolute_url()).content.decode()
+    assert "Partner anrufen" in page
+    team = client_as(manager).get(reverse("scouting:team_follow_ups")).content.decode()
+    assert transfer_request.get_absolute_url() in team
+
+
+def test_board_marks_requests_over_the_stage_limit_as_stale(client_as, transfer_request, manager):
+    import datetime
+
+    from django.utils import timezone
+
+    TransferRequest.objects.filter(pk=transfer_request.pk).update(
+        stage_entered_at=timezone.now() - datetime.timedelta(days=20)
+    )
+    response = client_as(manager).get(reverse("pipeline:board"))
+    card = response.context["columns"][0]["cards"][0]
+    assert card.days_in_stage == 20 and card.stale
+    assert "liegengeblieben" in response.content.decode()
+
+
+def test_move_page_works_without_javascript(client_as, transfer_request, manager, stages):
+    url = reverse("pipeline:request_move", args=[transfer_request.pk])
+    page = client_as(manager).get(url)
+    assert page.status_code == 200 and page.templates[0].name == "pipeline/move.html"
+    client_as(manager).post(
+        url,
+        {
+            "to": stages["partnersuche"].pk,
+            "expected_stage": transfer_request.stage_id,
+            "next": "https://evil.example/",
+        },
+    )
+    transfer_request.refresh_from_db()
+    assert transfer_request.stage == stages["partnersuche"]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_extreme_dates_in_the_list_filter_are_no_error(client_as, manager, day):
+    for name in ("created_from", "created_to"):
+        response = client_as(manager).get(reverse("pipeline:request_list"), {name: day})
+        assert response.status_code == 200

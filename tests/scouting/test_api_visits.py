@@ -540,3 +540,11 @@ def test_put_accepts_the_format_suffix(scout, organisation):
     response = api(scout).put(f"{URL}{key}.json", body(organisation), format="json")
     assert response.status_code == 201, response.content
     assert Visit.objects.filter(uuid=key).exists()
+
+
+def test_visited_after_the_first_day_of_year_one_is_no_error(manager):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(manager)
+    assert client.get("/api/visits/", {"visited_after": "0001-01-01"}).status_code == 200

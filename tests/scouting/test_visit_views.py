@@ -583,3 +583,10 @@ def test_list_names_the_organisation_it_is_filtered_by(client_as, organisation, 
         .status_code
         == 200
     )
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_extreme_dates_in_the_filter_are_no_error(client_as, manager, day):
+    for name in ("visited_from", "visited_to"):
+        response = client_as(manager).get(reverse("scouting:visit_list"), {name: day})
+        assert response.status_code == 200
