@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -394,9 +395,15 @@ def may_see_metrics(user: Any) -> bool:
     return user.has_perm("pipeline.view_transferrequest") or has_role(user, Role.FUNDING_VIEWER)
 
 
+METRICS_PARTS = ("overview", "by_manager", "by_topic", "by_district")
+METRICS_CACHE_SECONDS = 600
+
+
 @login_required
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    """The figures page; each part is computed on its own request (htmx loads them in
+    parallel) and cached for a few minutes: a year at state scale takes seconds."""
     if not may_see_metrics(request.user):
         raise PermissionDenied
     today = timezone.localdate()
@@ -406,29 +413,48 @@ def metrics(request: HttpRequest) -> HttpResponse:
     }
     # Names of staff are for the agency; the funding body sees the other breakdowns.
     staff = request.user.has_perm("pipeline.view_transferrequest")
-    form = MetricsForm(request.GET or None, initial=initial, staff=staff)
+    params = request.GET.copy()
+    part = params.pop("part", [""])[-1]
+    form = MetricsForm(params or None, initial=initial, staff=staff)
     if form.is_bound and not form.is_valid():
-        return render(request, "pipeline/metrics.html", {"form": form})
+        return render(request, "pipeline/metrics.html", {"form": form, "invalid": True})
     data = form.cleaned_data if form.is_bound else initial
+    if part not in METRICS_PARTS or (part == "by_manager" and not staff):
+        parts = [p for p in METRICS_PARTS if staff or p != "by_manager"]
+        context = {"form": form, "parts": parts, "querystring": params.urlencode()}
+        return render(request, "pipeline/metrics.html", context)
+    key = "pipeline:metrics:" + "|".join(
+        [part, str(data["start"]), str(data["end"]), str(getattr(data.get("manager"), "pk", ""))]
+        + [str(getattr(data.get("district"), "pk", "")), data.get("area_type") or ""]
+    )
+    context = cache.get(key)
+    if context is None:
+        context = _metrics_part(part, data)
+        context["computed_at"] = timezone.now()
+        cache.set(key, context, METRICS_CACHE_SECONDS)
+    return render(request, f"pipeline/_metrics_{part}.html", context)
+
+
+def _metrics_part(part: str, data: dict[str, Any]) -> dict[str, Any]:
+    period = (data["start"], data["end"])
     focus = {
         "manager": data.get("manager"),
         "district": data.get("district"),
         "area_type": data.get("area_type") or None,
     }
-    period = (data["start"], data["end"])
-    context = {
-        "form": form,
-        "period": period,
-        "funnel": queries.funnel(*period, **focus),
-        "conversion": queries.conversion_rates(*period, **focus),
-        "to_first_match": queries.median_days_to_first_match(*period, **focus),
-        "to_cooperation": queries.median_days_to_cooperation(*period, **focus),
-        "by_manager": queries.by_manager(
-            *period, district=focus["district"], area_type=focus["area_type"]
-        )
-        if staff
-        else None,
-        "by_topic": queries.by_topic(*period, **focus),
-        "by_district": queries.by_district(*period, manager=focus["manager"]),
+    if part == "overview":
+        return {
+            "funnel": queries.funnel(*period, **focus),
+            "conversion": queries.conversion_rates(*period, **focus),
+            "to_first_match": queries.median_days_to_first_match(*period, **focus),
+            "to_cooperation": queries.median_days_to_cooperation(*period, **focus),
+        }
+    if part == "by_manager":
+        rows = queries.by_manager(*period, district=focus["district"], area_type=focus["area_type"])
+        return {"title": _("By responsible network manager"), "rows": rows}
+    if part == "by_topic":
+        return {"title": _("By topic"), "rows": queries.by_topic(*period, **focus)}
+    return {
+        "title": _("By district"),
+        "rows": queries.by_district(*period, manager=focus["manager"]),
     }
-    return render(request, "pipeline/metrics.html", context)

@@ -111,4 +111,11 @@ def test_manager_matches_and_moves_a_request_to_cooperation(
         .values_list("to_stage__key", "changed_by__username")
     ) == [("eingang", "scout"), ("vermittelt", "manager"), ("in-kooperation", "manager")]
     assert TransferRequest.objects.get(pk=req.pk).outcomes.count() == 1
+
+    # The figures count it: its parts load on their own.
+    page.goto("/pipeline/metrics/")
+    overview = page.locator("#metrics-overview")
+    expect(overview).to_contain_text("Trichter")
+    expect(overview.get_by_role("row", name="In Kooperation 1", exact=True)).to_be_visible()
+    expect(page.locator("#metrics-by_district")).to_contain_text("LK Wolfenbüttel")
     assert not page_log.problems(), page_log.problems()

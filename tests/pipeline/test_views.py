@@ -247,16 +247,22 @@ def test_metrics_page_for_staff_and_funders(
 ):
     advance_request(transfer_request, to=stages["qualifiziert"], by=manager)
     url = reverse("pipeline:metrics")
-    response = client_as(manager).get(url)
-    assert response.status_code == 200
-    funnel = {row.key: row.entered for row in response.context["funnel"]}
+    page = client_as(manager).get(url)
+    assert page.status_code == 200
+    assert page.context["parts"] == ["overview", "by_manager", "by_topic", "by_district"]
+    overview = client_as(manager).get(url, {"part": "overview"})
+    funnel = {row.key: row.entered for row in overview.context["funnel"]}
     assert funnel["eingang"] == 1 and funnel["qualifiziert"] == 1
-    assert response.context["by_manager"] is not None
+    by_manager = client_as(manager).get(url, {"part": "by_manager"})
+    assert [row.label for row in by_manager.context["rows"]] == ["Nora Netz"]
     assert client_as(administration).get(url).status_code == 200
     # The funding body sees aggregates, not who in the agency handled what.
     as_funder = client_as(funder).get(url)
-    assert as_funder.status_code == 200 and as_funder.context["by_manager"] is None
+    assert as_funder.status_code == 200 and "by_manager" not in as_funder.context["parts"]
     assert "Nora Netz" not in as_funder.content.decode()
+    refused = client_as(funder).get(url, {"part": "by_manager"})
+    assert "Nora Netz" not in refused.content.decode()
+    assert client_as(funder).get(url, {"part": "by_district"}).status_code == 200
     assert client_as(outsider).get(url).status_code == 403
 
 
@@ -315,3 +321,9 @@ def test_extreme_dates_in_the_list_filter_are_no_error(client_as, manager, day):
     for name in ("created_from", "created_to"):
         response = client_as(manager).get(reverse("pipeline:request_list"), {name: day})
         assert response.status_code == 200
+
+
+def test_detail_copes_with_a_stage_change_by_a_deleted_user(client_as, transfer_request, manager):
+    StageChange.objects.filter(request=transfer_request).update(changed_by=None)
+    response = client_as(manager).get(transfer_request.get_absolute_url())
+    assert response.status_code == 200

@@ -129,3 +129,18 @@ def test_quarter_of():
 def test_user_without_role_is_told_to_ask_for_one(client_as, outsider):
     page = client_as(outsider).get(reverse("crm:home")).content.decode()
     assert "keine Rolle" in page
+
+
+def test_overdue_follow_ups_without_assignee_on_the_manager_panel(
+    client_as, organisation, scout, manager
+):
+    late = propose_follow_up(
+        by=scout,
+        title="Niemand zuständig",
+        organisation=organisation,
+        due_date=timezone.localdate() - datetime.timedelta(days=5),
+    )
+    assert late.assignee is None
+    page = client_as(manager).get(reverse("crm:home"))
+    assert page.status_code == 200
+    assert "Niemand zuständig" in page.content.decode()
