@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -466,6 +467,7 @@ MAX_DISTANCE_POINTS = 4.0
 DISTANCE_HORIZON_KM = 150.0
 COOPERATION_POINTS = 1.5
 MAX_COOPERATION_POINTS = 4.5
+COOPERATIONS_CACHE_SECONDS = 600
 # Candidates read from the database, best topic overlap first, before the finer ranking.
 CANDIDATE_LIMIT = 200
 
@@ -600,22 +602,44 @@ def suggest_partners(transfer_request: TransferRequest, *, limit: int = 10) -> l
 
 def _cooperations(partner_ids: list[int]) -> dict[int, int]:
     """Successful cooperations per partner: requests where it was accepted or named in
-    an outcome, plus cooperation relationships recorded in the CRM."""
-    requests: dict[int, set[int]] = defaultdict(set)
-    accepted = Match.objects.filter(partner_id__in=partner_ids, status=Match.Status.ACCEPTED)
-    for partner_id, request_id in accepted.values_list("partner_id", "request_id"):
-        requests[partner_id].add(request_id)
-    outcomes = Outcome.objects.filter(partner_id__in=partner_ids)
-    for partner_id, request_id in outcomes.values_list("partner_id", "request_id"):
-        requests[partner_id].add(request_id)
-    counts = {pk: len(reqs) for pk, reqs in requests.items()}
-    relations = Relationship.objects.filter(kind=Relationship.Kind.COOPERATION).filter(
-        Q(source_id__in=partner_ids) | Q(target_id__in=partner_ids)
+    an outcome, plus cooperation relationships recorded in the CRM. Counted in SQL:
+    a large university has tens of thousands of such requests."""
+    if not partner_ids:
+        return {}
+    # A track record changes slowly; ranking may use figures a few minutes old.
+    key = "pipeline:cooperations:" + ",".join(map(str, sorted(partner_ids)))
+    cached = cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    counts = _count_cooperations(partner_ids)
+    cache.set(key, counts, COOPERATIONS_CACHE_SECONDS)
+    return counts
+
+
+def _count_cooperations(partner_ids: list[int]) -> dict[int, int]:
+    placeholders = ", ".join(["%s"] * len(partner_ids))
+    matches, outcomes = Match._meta.db_table, Outcome._meta.db_table
+    sql = (
+        f"SELECT partner_id, COUNT(*) FROM ("  # noqa: S608 - table names from the models
+        f" SELECT partner_id, request_id FROM {matches}"
+        f" WHERE status = %s AND partner_id IN ({placeholders})"
+        f" UNION SELECT partner_id, request_id FROM {outcomes}"
+        f" WHERE partner_id IN ({placeholders})"
+        f") AS cooperations GROUP BY partner_id"
     )
-    wanted = set(partner_ids)
-    for source_id, target_id in relations.values_list("source_id", "target_id"):
-        for pk in {source_id, target_id} & wanted:
-            counts[pk] = counts.get(pk, 0) + 1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Match.Status.ACCEPTED, *partner_ids, *partner_ids])
+        counts = {int(pk): int(n) for pk, n in cursor.fetchall()}
+    relations = Relationship.objects.filter(kind=Relationship.Kind.COOPERATION)
+    for side in ("source_id", "target_id"):
+        grouped = (
+            relations.filter(**{f"{side}__in": partner_ids})
+            .order_by()
+            .values(side)
+            .annotate(n=Count("pk"))
+        )
+        for row in grouped:
+            counts[row[side]] = counts.get(row[side], 0) + row["n"]
     return counts
 
 
