@@ -8,6 +8,7 @@ urlpatterns = [
     path("metrics/", views.metrics, name="metrics"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/new/", views.request_create, name="request_create"),
+    path("requests/export/", views.request_export, name="request_export"),
     path("requests/from-visit/<uuid:uuid>/", views.request_from_visit, name="request_from_visit"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/move/", views.request_move, name="request_move"),

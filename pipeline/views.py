@@ -12,14 +12,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.dataio.exports import csv_chunks, write_xlsx
 from crm.history import history_page
 from crm.models import Organisation
 from crm.pagination import EstimatedCountPaginator
@@ -141,9 +151,90 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "querystring": params.urlencode(),
         "can_add": request.user.has_perm("pipeline.add_transferrequest"),
+        "can_export": request.user.has_perm(EXPORT_PERMISSION),
         "now": timezone.now(),
     }
     return render(request, "pipeline/request_list.html", context)
+
+
+EXPORT_PERMISSION = "crm.export_organisation"
+
+
+@login_required
+@require_GET
+def request_export(request: HttpRequest) -> HttpResponseBase:
+    """The filtered list as CSV (streamed) or XLSX, for network managers and
+    administration."""
+    _require(request.user, "pipeline.view_transferrequest")
+    _require(request.user, EXPORT_PERMISSION)
+    file_format = request.GET.get("format", "csv")
+    if file_format not in ("csv", "xlsx"):
+        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
+    params = request.GET.copy()
+    for name in ("format", "page"):
+        params.pop(name, None)
+    filterset = RequestFilter(params, queryset=TransferRequest.objects.for_user(request.user))
+    if not filterset.is_valid():
+        return HttpResponseBadRequest(_("The filter is invalid; please correct it in the list."))
+    rows = _export_rows(filterset.qs.order_by("-created_at", "-pk"))
+    stem = f"{slugify(_('Transfer requests'))}-{timezone.localdate().isoformat()}"
+    if file_format == "csv":
+        response = StreamingHttpResponse(csv_chunks(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+        return response
+    return FileResponse(
+        write_xlsx(rows, sheet_title=_("Transfer requests")),
+        as_attachment=True,
+        filename=f"{stem}.xlsx",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+def _export_rows(qs: Any) -> Any:
+    yield [
+        _("ID"),
+        _("Title"),
+        _("Organisation"),
+        _("CRM ID of the organisation"),
+        _("Municipality"),
+        _("District"),
+        _("Rural/urban"),
+        _("Kind"),
+        _("Source"),
+        _("Stage"),
+        _("In this stage since"),
+        _("Responsible"),
+        _("Priority"),
+        _("Expected volume (EUR)"),
+        _("Topics"),
+        _("Created"),
+        _("Closing reason"),
+    ]
+    qs = qs.select_related(
+        "organisation__municipality__district", "stage", "responsible_manager"
+    ).prefetch_related("topics")
+    for r in qs.iterator(chunk_size=2000):
+        municipality = r.organisation.municipality
+        manager = r.responsible_manager
+        yield [
+            r.pk,
+            r.title,
+            r.organisation.name,
+            r.organisation_id,
+            municipality.name if municipality else "",
+            municipality.district.name if municipality else "",
+            municipality.get_area_type_display() if municipality else "",
+            r.get_kind_display(),
+            r.get_source_display(),
+            r.stage.name,
+            timezone.localtime(r.stage_entered_at).replace(tzinfo=None),
+            (manager.get_full_name() or manager.get_username()) if manager else "",
+            r.get_priority_display(),
+            r.expected_volume,
+            ", ".join(t.name for t in r.topics.all()),
+            timezone.localtime(r.created_at).replace(tzinfo=None),
+            r.closing_reason,
+        ]
 
 
 # --- Create --------------------------------------------------------------------------

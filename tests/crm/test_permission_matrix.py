@@ -127,6 +127,7 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     # Aggregates only: the funding body may see them.
     "pipeline:metrics": statuses(outsider=403),
     "pipeline:request_create": VISIT_WRITE,
+    "pipeline:request_export": MANAGER_ACTION,
     "pipeline:request_from_visit": POST_ONLY,
     "pipeline:request_detail": CRM_RECORD,
     "pipeline:request_move": statuses(scout=403, administration=403, funder=404, outsider=404),

@@ -327,3 +327,16 @@ def test_detail_copes_with_a_stage_change_by_a_deleted_user(client_as, transfer_
     StageChange.objects.filter(request=transfer_request).update(changed_by=None)
     response = client_as(manager).get(transfer_request.get_absolute_url())
     assert response.status_code == 200
+
+
+def test_export_of_the_filtered_list(client_as, transfer_request, organisation, scout, manager):
+    make_request(organisation, scout, title="=cmd|' /C calc'!A0", kind="testing")
+    url = reverse("pipeline:request_export")
+    response = client_as(manager).get(url, {"format": "csv", "kind": "testing"})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert "'=cmd" in body and "KI für die Qualitätsprüfung" not in body
+    xlsx = client_as(manager).get(url, {"format": "xlsx"})
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert client_as(scout).get(url).status_code == 403
+    assert client_as(manager).get(url, {"format": "pdf"}).status_code == 400
