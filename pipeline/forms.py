@@ -62,9 +62,32 @@ class RequestForm(_Bootstrap, forms.ModelForm):
         self.fields["contact_person"].queryset = people.distinct().order_by(
             "last_name", "first_name"
         )
-        self.fields["source"].choices = [
-            c for c in self.fields["source"].choices if c[0] != TransferRequest.Source.VISIT
+        if "source" in self.fields:  # requests from visits are made on the visit's page
+            self.fields["source"].choices = [
+                c for c in self.fields["source"].choices if c[0] != TransferRequest.Source.VISIT
+            ]
+
+
+class RequestEditForm(RequestForm):
+    """The request's own fields; the organisation and the source stay as created."""
+
+    class Meta(RequestForm.Meta):
+        fields = [
+            "contact_person",
+            "title",
+            "description",
+            "topics",
+            "kind",
+            "responsible_manager",
+            "priority",
+            "expected_volume",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        instance = kwargs["instance"]
+        kwargs.setdefault("initial", {})["organisation"] = instance.organisation_id
+        super().__init__(*args, **kwargs)
+        del self.fields["organisation"]
 
 
 class MoveForm(_Bootstrap, forms.Form):

@@ -203,6 +203,45 @@ def _first_person_met(visit: Visit) -> Person | None:
     )
 
 
+EDITABLE_FIELDS = frozenset(
+    {
+        "contact_person",
+        "title",
+        "description",
+        "kind",
+        "responsible_manager",
+        "priority",
+        "expected_volume",
+    }
+)
+
+
+@transaction.atomic
+def update_request(
+    transfer_request: TransferRequest,
+    *,
+    by: User,
+    topics: Iterable[Topic] | None = None,
+    **changes: Any,
+) -> TransferRequest:
+    """Network managers correct a request's own fields; its stage changes only
+    through ``advance_request``."""
+    if not by.has_perm("pipeline.change_transferrequest"):
+        raise PipelineAccessError(_("Only network managers may change transfer requests."))
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"update_request() got unexpected fields: {sorted(unknown)}")
+    locked = TransferRequest.objects.select_for_update().get(pk=transfer_request.pk)
+    _check_people(locked.organisation, changes)
+    for name, value in changes.items():
+        setattr(locked, name, value.strip() if isinstance(value, str) else value)
+    save_with_history(locked, by=by)
+    if topics is not None:
+        locked._history_user = by  # type: ignore[attr-defined]
+        locked.topics.set(list(topics))
+    return locked
+
+
 # --- Moving between stages -----------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("requests/export/", views.request_export, name="request_export"),
     path("requests/from-visit/<uuid:uuid>/", views.request_from_visit, name="request_from_visit"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/edit/", views.request_edit, name="request_edit"),
     path("requests/<int:pk>/move/", views.request_move, name="request_move"),
     path("requests/<int:pk>/matches/", views.match_add, name="match_add"),
     path("requests/<int:pk>/outcomes/", views.outcome_add, name="outcome_add"),

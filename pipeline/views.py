@@ -40,7 +40,15 @@ from scouting.services import propose_follow_up
 
 from . import queries, services
 from .filters import RequestFilter
-from .forms import MatchForm, MatchStatusForm, MetricsForm, MoveForm, OutcomeForm, RequestForm
+from .forms import (
+    MatchForm,
+    MatchStatusForm,
+    MetricsForm,
+    MoveForm,
+    OutcomeForm,
+    RequestEditForm,
+    RequestForm,
+)
 from .models import Match, Stage, StageChange, TransferRequest
 
 BOARD_CARDS = 20
@@ -267,6 +275,24 @@ def request_create(request: HttpRequest) -> HttpResponse:
         else None
     )
     return render(request, "pipeline/request_form.html", {"form": form, "organisation": chosen})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer_request = get_request(request.user, pk, action="change_transferrequest")
+    form = RequestEditForm(request.POST or None, instance=transfer_request)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        topics = data.pop("topics")
+        try:
+            services.update_request(transfer_request, by=request.user, topics=topics, **data)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, _("Transfer request saved."))
+            return redirect(transfer_request)
+    return render(request, "pipeline/request_edit.html", {"form": form, "req": transfer_request})
 
 
 @login_required

@@ -130,6 +130,7 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "pipeline:request_export": MANAGER_ACTION,
     "pipeline:request_from_visit": POST_ONLY,
     "pipeline:request_detail": CRM_RECORD,
+    "pipeline:request_edit": statuses(scout=403, administration=403, funder=404, outsider=404),
     "pipeline:request_move": statuses(scout=403, administration=403, funder=404, outsider=404),
     "pipeline:match_add": POST_ONLY,
     "pipeline:match_status": POST_ONLY,

@@ -340,3 +340,34 @@ def test_export_of_the_filtered_list(client_as, transfer_request, organisation, 
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     assert client_as(scout).get(url).status_code == 403
     assert client_as(manager).get(url, {"format": "pdf"}).status_code == 400
+
+
+def test_manager_edits_the_request_and_history_records_it(
+    client_as, transfer_request, person, topics, manager, scout
+):
+    url = reverse("pipeline:request_edit", args=[transfer_request.pk])
+    client = client_as(manager)
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url,
+        {
+            "contact_person": person.pk,
+            "title": "KI-Prüfstand",
+            "description": "genauer beschrieben",
+            "topics": [topics["energy"].pk],
+            "kind": "testing",
+            "responsible_manager": manager.pk,
+            "priority": "high",
+            "expected_volume": "25000",
+        },
+    )
+    assert response.status_code == 302
+    transfer_request.refresh_from_db()
+    assert transfer_request.title == "KI-Prüfstand" and transfer_request.priority == "high"
+    assert list(transfer_request.topics.all()) == [topics["energy"]]
+    assert transfer_request.history.first().history_user == manager
+    stage_before = transfer_request.stage_id
+    assert transfer_request.stage_id == stage_before
+    assert client_as(scout).get(url).status_code == 403
+    bad = client.post(url, {"title": "", "kind": "testing", "priority": "high"})
+    assert bad.status_code == 200 and bad.context["form"].errors["title"]
