@@ -2,26 +2,52 @@
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.forms import Select
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Affiliation, District, Municipality, Organisation, Person, SizeClass, Topic
 from .roles import Role
 from .search import clean_query, is_searchable, search
 
+# Dates far outside any record would overflow in the conversion to UTC (year 1, 9999).
+_EARLIEST_DAY, _LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(3000, 1, 1)
 
-def managers() -> QuerySet:
+
+def start_of_day(day: datetime.date) -> datetime.datetime:
+    """Local midnight at the start of ``day``: filtering a timestamp by day this way uses
+    its index, unlike ``__date``."""
+    day = min(max(day, _EARLIEST_DAY), _LATEST_DAY)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def end_of_day(day: datetime.date) -> datetime.datetime:
+    """Local midnight at the end of ``day`` (exclusive)."""
+    return start_of_day(min(day, _LATEST_DAY) + datetime.timedelta(days=1))
+
+
+def users_with_role(*roles: Role) -> QuerySet:
+    """Active users with one of ``roles``, by name."""
     return (
         get_user_model()
-        .objects.filter(groups__name=Role.NETWORK_MANAGER.group_name, is_active=True)
+        .objects.filter(groups__name__in=[r.group_name for r in roles], is_active=True)
+        .distinct()
         .order_by("last_name", "first_name", "username")
     )
 
 
-class _SearchMixin:
+def managers() -> QuerySet:
+    return users_with_role(Role.NETWORK_MANAGER)
+
+
+class StyledFilters:
+    """Bootstrap classes on a filter set's form, so list templates stay plain."""
+
     @property
     def form(self):  # type: ignore[no-untyped-def]
         form = super().form  # type: ignore[misc]
@@ -30,6 +56,8 @@ class _SearchMixin:
             field.widget.attrs.setdefault("class", css)
         return form
 
+
+class _SearchMixin(StyledFilters):
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs  # applied last, in filter_queryset, once the other filters have narrowed qs
 
@@ -95,7 +123,7 @@ class OrganisationFilter(_SearchMixin, django_filters.FilterSet):
     def filter_topic(self, qs: QuerySet, name: str, value: Topic) -> QuerySet:
         # A parent topic also finds organisations tagged with one of its children.
         # Semi-joins through the link tables avoid DISTINCT over the whole result.
-        topic_ids = [value.pk, *value.children.values_list("pk", flat=True)]
+        topic_ids = Topic.family_ids(value.pk)
         offered = Organisation.offered_topics.through.objects.filter(topic_id__in=topic_ids)
         needed = Organisation.needed_topics.through.objects.filter(topic_id__in=topic_ids)
         return qs.filter(

@@ -50,9 +50,20 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
+def topic_label(topic: Topic) -> str:
+    return f"{topic.parent.name} › {topic.name}" if topic.parent_id else topic.name
+
+
 class TopicChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Topic) -> str:  # type: ignore[override]
-        return f"{obj.parent.name} › {obj.name}" if obj.parent_id else obj.name
+        return topic_label(obj)
+
+
+class TopicField(forms.ModelChoiceField):
+    """One topic, named with its parent."""
+
+    def label_from_instance(self, obj: Topic) -> str:  # type: ignore[override]
+        return topic_label(obj)
 
 
 class OrganisationForm(_Bootstrap, forms.ModelForm):

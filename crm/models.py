@@ -127,6 +127,12 @@ class Topic(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @staticmethod
+    def family_ids(topic_id: int) -> models.QuerySet[Topic]:
+        """The ids of a topic and its sub-topics, as a subquery: filtering by a parent
+        topic finds records tagged with one of its children too."""
+        return Topic.objects.filter(Q(pk=topic_id) | Q(parent_id=topic_id)).values("pk")
+
     def clean(self) -> None:
         if self.parent_id and self.parent and self.parent.parent_id:
             raise ValidationError({"parent": _("Topics can only be nested two levels deep.")})

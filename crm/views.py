@@ -27,7 +27,6 @@ from .forms import (
     PersonForm,
     RelationshipForm,
 )
-from .history import history_page
 from .models import (
     Affiliation,
     ConsentRecord,
@@ -40,6 +39,7 @@ from .models import (
 from .pagination import EstimatedCountPaginator, approximate_count
 from .roles import Role, has_role
 from .search import clean_query, is_searchable, search
+from .web import form_errors, history_response, safe_next
 
 LIST_PAGE_SIZE = 25
 DETAIL_LIST_LIMIT = 50
@@ -146,14 +146,7 @@ def organisation_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse(fallback)
+    return safe_next(request, reverse(fallback))
 
 
 def _organisation_duplicates(form: OrganisationForm, exclude_pk: int | None = None) -> list:
@@ -339,18 +332,7 @@ def organisation_merge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _history(request: HttpRequest, obj: Any, url_name: str) -> HttpResponse:
-    page, entries = history_page(obj, request.GET.get("page"))
-    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {
-            "object": obj,
-            "page": page,
-            "entries": entries,
-            "history_url": reverse(url_name, args=[obj.pk]),
-        },
-    )
+    return history_response(request, obj, history_url=reverse(url_name, args=[obj.pk]))
 
 
 def _merge(
@@ -441,7 +423,7 @@ def relationship_add(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Relationship added."))
     else:
-        messages.error(request, _("The relationship could not be saved: %s") % _errors(form))
+        messages.error(request, _("The relationship could not be saved: %s") % form_errors(form))
     return redirect(organisation)
 
 
@@ -453,14 +435,6 @@ def relationship_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.delete_with_history(relationship, by=request.user)
     messages.success(request, _("Relationship removed."))
     return redirect(source)
-
-
-def _errors(form: Any) -> str:
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
-    return "; ".join(parts)
 
 
 # --- People --------------------------------------------------------------------------
@@ -655,7 +629,7 @@ def affiliation_add(request: HttpRequest, pk: int) -> HttpResponse:
         services.save_affiliation(form.instance, by=request.user)
         messages.success(request, _("Affiliation added."))
     else:
-        messages.error(request, _("The affiliation could not be saved: %s") % _errors(form))
+        messages.error(request, _("The affiliation could not be saved: %s") % form_errors(form))
     return redirect(person)
 
 
@@ -683,7 +657,7 @@ def consent_add(request: HttpRequest, pk: int) -> HttpResponse:
         services.record_consent(form.instance, by=request.user)
         messages.success(request, _("Consent record saved."))
     else:
-        messages.error(request, _("The consent record could not be saved: %s") % _errors(form))
+        messages.error(request, _("The consent record could not be saved: %s") % form_errors(form))
     return redirect(person)
 
 

@@ -13,8 +13,7 @@ from typing import Any, ClassVar
 import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Prefetch, Q, QuerySet
-from django.utils import timezone
+from django.db.models import F, Prefetch, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,9 +26,10 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView
 
-from crm.api.filters import MAX_ID
+from crm.api.filters import MAX_ID, id_filter
 from crm.api.permissions import RoleModelPermissions
 from crm.api.views import CrmViewSet, _actor
+from crm.filters import end_of_day, start_of_day
 from crm.models import Municipality, Topic
 
 from .api_serializers import (
@@ -64,17 +64,6 @@ MAY_NOT_MANAGE = gettext_lazy("Only network managers may manage matches and outc
 OUTCOME_FIELDS = frozenset({"kind", "date", "partner", "funding_programme"})
 
 
-def _id_filter(label: str | Promise, **kwargs: Any) -> django_filters.NumberFilter:
-    # Ids beyond the database's integer range are refused instead of crashing SQLite.
-    return django_filters.NumberFilter(
-        label=label, min_value=1, max_value=MAX_ID, decimal_places=0, **kwargs
-    )
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
 def _visible_requests(user: Any) -> QuerySet[TransferRequest]:
     return TransferRequest.objects.for_user(user)
 
@@ -91,16 +80,16 @@ def _of_visible_requests(qs: QuerySet, user: Any) -> QuerySet:
 
 
 class TransferRequestFilter(django_filters.FilterSet):
-    stage = _id_filter(gettext_lazy("Stage"), field_name="stage")
+    stage = id_filter(gettext_lazy("Stage"), field_name="stage")
     manager = django_filters.CharFilter(
         label=gettext_lazy("Responsible network manager: a user id or “me”"),
         method="filter_manager",
         max_length=20,
     )
-    topic = _id_filter(
+    topic = id_filter(
         gettext_lazy("Topic; a parent topic includes its children"), method="filter_topic"
     )
-    district = _id_filter(
+    district = id_filter(
         gettext_lazy("District"), field_name="organisation__municipality__district"
     )
     rural = django_filters.BooleanFilter(
@@ -113,7 +102,7 @@ class TransferRequestFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(
         label=gettext_lazy("Source"), choices=TransferRequest.Source.choices
     )
-    organisation = _id_filter(gettext_lazy("Requesting organisation"), field_name="organisation")
+    organisation = id_filter(gettext_lazy("Requesting organisation"), field_name="organisation")
     created_after = django_filters.DateFilter(
         label=gettext_lazy("Created on or after"), method="filter_created_after"
     )
@@ -149,7 +138,7 @@ class TransferRequestFilter(django_filters.FilterSet):
         return qs.filter(responsible_manager_id=int(value))
 
     def filter_topic(self, qs: QuerySet, name: str, value: Any) -> QuerySet:
-        topics = Topic.objects.filter(Q(pk=int(value)) | Q(parent_id=int(value))).values("pk")
+        topics = Topic.family_ids(int(value))
         through = TransferRequest.topics.through.objects
         return qs.filter(pk__in=through.filter(topic_id__in=topics).values("transferrequest_id"))
 
@@ -160,15 +149,11 @@ class TransferRequestFilter(django_filters.FilterSet):
         return qs.filter(organisation__municipality__area_type=area)
 
     def filter_created_after(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        if value <= datetime.date.min + datetime.timedelta(days=1):
-            return qs  # its start in UTC would lie before year 1
         # Day boundaries in local time instead of ``__date``, which cannot use the index.
-        return qs.filter(created_at__gte=_start_of(value))
+        return qs.filter(created_at__gte=start_of_day(value))
 
     def filter_created_before(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        if value >= datetime.date.max:
-            return qs
-        return qs.filter(created_at__lt=_start_of(value + datetime.timedelta(days=1)))
+        return qs.filter(created_at__lt=end_of_day(value))
 
     def filter_open(self, qs: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:
@@ -192,8 +177,8 @@ class StageFilter(django_filters.FilterSet):
 
 
 class MatchFilter(django_filters.FilterSet):
-    request = _id_filter(gettext_lazy("Transfer request"), field_name="request")
-    partner = _id_filter(gettext_lazy("Research partner"), field_name="partner")
+    request = id_filter(gettext_lazy("Transfer request"), field_name="request")
+    partner = id_filter(gettext_lazy("Research partner"), field_name="partner")
     status = django_filters.ChoiceFilter(label=gettext_lazy("Status"), choices=Match.Status.choices)
 
     class Meta:
@@ -202,7 +187,7 @@ class MatchFilter(django_filters.FilterSet):
 
 
 class OutcomeFilter(django_filters.FilterSet):
-    request = _id_filter(gettext_lazy("Transfer request"), field_name="request")
+    request = id_filter(gettext_lazy("Transfer request"), field_name="request")
     kind = django_filters.ChoiceFilter(label=gettext_lazy("Kind"), choices=Outcome.Kind.choices)
 
     class Meta:

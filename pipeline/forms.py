@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.filters import users_with_role
 from crm.forms import DateInput, TopicChoiceField, _Bootstrap
 from crm.models import District, Municipality, Organisation, Person, Topic
 from crm.roles import Role
-from scouting.forms import UserChoiceField, users_with_role
+from scouting.forms import UserChoiceField
 
 from .models import Match, Outcome, Stage, TransferRequest
 

@@ -656,14 +656,14 @@ def _cooperations(partner_ids: list[int]) -> dict[int, int]:
 
 
 def _count_cooperations(partner_ids: list[int]) -> dict[int, int]:
-    placeholders = ", ".join(["%s"] * len(partner_ids))
+    in_partners = ", ".join(["%s"] * len(partner_ids))
     matches, outcomes = Match._meta.db_table, Outcome._meta.db_table
     sql = (
         f"SELECT partner_id, COUNT(*) FROM ("  # noqa: S608 - table names from the models
         f" SELECT partner_id, request_id FROM {matches}"
-        f" WHERE status = %s AND partner_id IN ({placeholders})"
+        f" WHERE status = %s AND partner_id IN ({in_partners})"
         f" UNION SELECT partner_id, request_id FROM {outcomes}"
-        f" WHERE partner_id IN ({placeholders})"
+        f" WHERE partner_id IN ({in_partners})"
         f") AS cooperations GROUP BY partner_id"
     )
     with connection.cursor() as cursor:

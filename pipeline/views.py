@@ -13,27 +13,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseBase,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.dataio.exports import csv_chunks, write_xlsx
-from crm.history import history_page
+from crm.dataio.views import export_filtered
 from crm.models import Organisation
 from crm.pagination import EstimatedCountPaginator
 from crm.roles import Role, has_role
+from crm.web import error_text, form_errors, history_response, safe_next
 from scouting.forms import FollowUpProposalForm
 from scouting.models import FollowUp, Visit
 from scouting.services import propose_follow_up
@@ -83,14 +78,6 @@ def get_request(user: Any, pk: int, *, action: str = "view") -> TransferRequest:
     if action != "view" and not user.has_perm(f"pipeline.{action}"):
         raise PermissionDenied
     return found
-
-
-def _error_text(error: ValidationError) -> str:
-    return " ".join(str(m) for m in error.messages)
-
-
-def _form_errors(form: Any) -> str:
-    return " ".join(" ".join(errors) for errors in form.errors.values())
 
 
 # --- Board ---------------------------------------------------------------------------
@@ -175,26 +162,12 @@ def request_export(request: HttpRequest) -> HttpResponseBase:
     administration."""
     _require(request.user, "pipeline.view_transferrequest")
     _require(request.user, EXPORT_PERMISSION)
-    file_format = request.GET.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
-    params = request.GET.copy()
-    for name in ("format", "page"):
-        params.pop(name, None)
-    filterset = RequestFilter(params, queryset=TransferRequest.objects.for_user(request.user))
-    if not filterset.is_valid():
-        return HttpResponseBadRequest(_("The filter is invalid; please correct it in the list."))
-    rows = _export_rows(filterset.qs.order_by("-created_at", "-pk"))
-    stem = f"{slugify(_('Transfer requests'))}-{timezone.localdate().isoformat()}"
-    if file_format == "csv":
-        response = StreamingHttpResponse(csv_chunks(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
-        return response
-    return FileResponse(
-        write_xlsx(rows, sheet_title=_("Transfer requests")),
-        as_attachment=True,
-        filename=f"{stem}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return export_filtered(
+        request,
+        filterset_class=RequestFilter,
+        queryset=TransferRequest.objects.for_user(request.user),
+        rows=lambda qs: _export_rows(qs.order_by("-created_at", "-pk")),
+        name=_("Transfer requests"),
     )
 
 
@@ -264,7 +237,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
                 organisation=organisation, topics=topics, by=request.user, **data
             )
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Transfer request created."))
             return redirect("pipeline:request_detail", pk=created.pk)
@@ -288,7 +261,7 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.update_request(transfer_request, by=request.user, topics=topics, **data)
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Transfer request saved."))
             return redirect(transfer_request)
@@ -305,7 +278,7 @@ def request_from_visit(request: HttpRequest, uuid: Any) -> HttpResponse:
     try:
         created = services.create_request_from_visit(visit, by=request.user)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
         return redirect(visit)
     messages.success(request, _("Transfer request created from the visit."))
     return redirect("pipeline:request_detail", pk=created.pk)
@@ -383,14 +356,14 @@ def request_move(request: HttpRequest, pk: int) -> HttpResponse:
                 **form.advance_fields(),
             )
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(
                 request,
                 _("“%(title)s” moved to “%(stage)s”.")
                 % {"title": transfer_request.title, "stage": form.cleaned_data["to"]},
             )
-            return redirect(_next_or(request, reverse("pipeline:request_detail", args=[pk])))
+            return redirect(safe_next(request, reverse("pipeline:request_detail", args=[pk])))
     template = "pipeline/_move_form.html" if request.htmx else "pipeline/move.html"  # type: ignore[attr-defined]
     return render(
         request,
@@ -399,22 +372,13 @@ def request_move(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _next_or(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 @require_POST
 def match_add(request: HttpRequest, pk: int) -> HttpResponse:
     transfer_request = get_request(request.user, pk, action="add_match")
     form = MatchForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
         try:
             services.propose_match(
@@ -424,7 +388,7 @@ def match_add(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Research partner proposed."))
     return redirect("pipeline:request_detail", pk=pk)
@@ -444,7 +408,7 @@ def match_status(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.set_match_status(match, status=form.cleaned_data["status"], by=request.user)
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
     return redirect("pipeline:request_detail", pk=match.request_id)
 
 
@@ -454,12 +418,12 @@ def outcome_add(request: HttpRequest, pk: int) -> HttpResponse:
     transfer_request = get_request(request.user, pk, action="add_outcome")
     form = OutcomeForm(request.POST, transfer_request=transfer_request)
     if not form.is_valid():
-        messages.error(request, _("The outcome was not saved: %s") % _form_errors(form))
+        messages.error(request, _("The outcome was not saved: %s") % form_errors(form))
     else:
         try:
             services.record_outcome(transfer_request, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Outcome recorded."))
     return redirect("pipeline:request_detail", pk=pk)
@@ -473,14 +437,14 @@ def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request.user, "scouting.add_followup")
     form = FollowUpProposalForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("The follow-up was not saved: %s") % _form_errors(form))
+        messages.error(request, _("The follow-up was not saved: %s") % form_errors(form))
     else:
         try:
             propose_follow_up(
                 by=request.user, transfer_request=transfer_request, **form.cleaned_data
             )
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Follow-up proposed."))
     return redirect("pipeline:request_detail", pk=pk)
@@ -490,18 +454,8 @@ def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def request_history(request: HttpRequest, pk: int) -> HttpResponse:
     transfer_request = get_request(request.user, pk)
-    page, entries = history_page(transfer_request, request.GET.get("page"))
-    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {
-            "object": transfer_request,
-            "page": page,
-            "entries": entries,
-            "history_url": reverse("pipeline:request_history", args=[pk]),
-        },
-    )
+    history_url = reverse("pipeline:request_history", args=[pk])
+    return history_response(request, transfer_request, history_url=history_url)
 
 
 # --- Metrics -------------------------------------------------------------------------

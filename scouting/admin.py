@@ -1,6 +1,7 @@
 """Admin for the interview guide (administration configures it) and for operators'
 look at visits and follow-ups; day-to-day work happens in the CRM pages."""
 
+from operator import attrgetter
 from typing import Any
 
 from django.contrib import admin, messages
@@ -17,8 +18,11 @@ from .services import copy_guide_as_new_version, guide_is_in_use
 class FrozenOnceUsed:
     """A guide version that visits answered is kept as it was: change a copy instead."""
 
+    # Where the admin's object keeps the id of its guide, e.g. "section.guide_id".
+    guide_id_path = "guide_id"
+
     def guide_id_of(self, obj: Any) -> int | None:
-        raise NotImplementedError
+        return attrgetter(self.guide_id_path)(obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and guide_is_in_use(self.guide_id_of(obj)):
@@ -58,8 +62,7 @@ class InterviewGuideAdmin(FrozenOnceUsed, SimpleHistoryAdmin):
     inlines = [GuideSectionInline]
     actions = ["copy_as_new_version", "activate"]
 
-    def guide_id_of(self, obj: InterviewGuide) -> int | None:
-        return obj.pk
+    guide_id_path = "pk"
 
     @admin.action(
         description=gettext_lazy("Copy as a new version (to change it)"), permissions=["add"]
@@ -103,8 +106,7 @@ class GuideSectionAdmin(FrozenOnceUsed, SimpleHistoryAdmin):
     list_select_related = ["guide"]
     inlines = [GuideQuestionInline]
 
-    def guide_id_of(self, obj: GuideSection) -> int | None:
-        return obj.guide_id
+    guide_id_path = "guide_id"
 
 
 class FollowUpRuleInline(admin.TabularInline):
@@ -121,8 +123,7 @@ class GuideQuestionAdmin(FrozenOnceUsed, SimpleHistoryAdmin):
     list_select_related = ["section", "section__guide"]
     inlines = [FollowUpRuleInline]
 
-    def guide_id_of(self, obj: GuideQuestion) -> int | None:
-        return obj.section.guide_id
+    guide_id_path = "section.guide_id"
 
 
 @admin.register(FollowUpRule)
@@ -131,8 +132,7 @@ class FollowUpRuleAdmin(FrozenOnceUsed, SimpleHistoryAdmin):
     list_select_related = ["question"]
     raw_id_fields = ["question", "assignee"]
 
-    def guide_id_of(self, obj: FollowUpRule) -> int | None:
-        return obj.question.section.guide_id
+    guide_id_path = "question.section.guide_id"
 
 
 @admin.register(Visit)

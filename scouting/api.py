@@ -14,11 +14,9 @@ from typing import Any
 import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import connection, transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -29,10 +27,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.filters import MAX_ID
+from crm.api.filters import MAX_ID, id_filter
 from crm.api.permissions import RoleModelPermissions
 from crm.api.views import CrmViewSet, _actor
+from crm.filters import end_of_day, start_of_day
 from crm.models import Municipality, Person, Topic
+from scouting.filters import filter_by_need
 
 from .api_serializers import (
     FollowUpAssignmentResultSerializer,
@@ -58,37 +58,26 @@ RELATIONS = ("scouts", "people_met", "topics")
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
-def _id_filter(label: str | Promise, **kwargs: Any) -> django_filters.NumberFilter:
-    # Ids beyond the database's integer range are refused instead of crashing SQLite.
-    return django_filters.NumberFilter(
-        label=label, min_value=1, max_value=MAX_ID, decimal_places=0, **kwargs
-    )
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
 # --- Filters -------------------------------------------------------------------------
 
 
 class VisitFilter(django_filters.FilterSet):
-    scout = _id_filter(gettext_lazy("Scout (user id)"), method="filter_scout")
-    organisation = _id_filter(gettext_lazy("Organisation"), field_name="organisation")
+    scout = id_filter(gettext_lazy("Scout (user id)"), method="filter_scout")
+    organisation = id_filter(gettext_lazy("Organisation"), field_name="organisation")
     visited_after = django_filters.DateFilter(
         label=gettext_lazy("Visited on or after"), method="filter_visited_after"
     )
     visited_before = django_filters.DateFilter(
         label=gettext_lazy("Visited on or before"), method="filter_visited_before"
     )
-    district = _id_filter(
+    district = id_filter(
         gettext_lazy("District"), field_name="organisation__municipality__district"
     )
     rural = django_filters.BooleanFilter(
         label=gettext_lazy("Rural (true) or urban (false) municipality of the organisation"),
         method="filter_rural",
     )
-    topic = _id_filter(
+    topic = id_filter(
         gettext_lazy("Topic; a parent topic includes its children"), method="filter_topic"
     )
     need = django_filters.ChoiceFilter(
@@ -114,14 +103,10 @@ class VisitFilter(django_filters.FilterSet):
 
     def filter_visited_after(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
         # Day boundaries in local time instead of ``__date``, which cannot use the index.
-        if value <= datetime.date.min + datetime.timedelta(days=1):
-            return qs  # the first days of year 1 would overflow in UTC
-        return qs.filter(visited_at__gte=_start_of(value))
+        return qs.filter(visited_at__gte=start_of_day(value))
 
     def filter_visited_before(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        if value >= datetime.date.max:
-            return qs
-        return qs.filter(visited_at__lt=_start_of(value + datetime.timedelta(days=1)))
+        return qs.filter(visited_at__lt=end_of_day(value))
 
     def filter_rural(self, qs: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:
@@ -130,15 +115,12 @@ class VisitFilter(django_filters.FilterSet):
         return qs.filter(organisation__municipality__area_type=area)
 
     def filter_topic(self, qs: QuerySet, name: str, value: Any) -> QuerySet:
-        topics = Topic.objects.filter(Q(pk=int(value)) | Q(parent_id=int(value))).values("pk")
+        topics = Topic.family_ids(int(value))
         tagged = Visit.topics.through.objects.filter(topic_id__in=topics).values("visit_id")
         return qs.filter(pk__in=tagged)
 
     def filter_need(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        if connection.vendor == "postgresql":
-            return qs.filter(needs__contains=[value])
-        # SQLite has no JSON containment; the codes are plain words, quoted in the text.
-        return qs.filter(needs__icontains=f'"{value}"')
+        return filter_by_need(qs, value)
 
 
 class FollowUpFilter(django_filters.FilterSet):
@@ -158,7 +140,7 @@ class FollowUpFilter(django_filters.FilterSet):
         label=gettext_lazy("Without assignee"), field_name="assignee", lookup_expr="isnull"
     )
     visit = django_filters.UUIDFilter(label=gettext_lazy("Visit (UUID)"), field_name="visit__uuid")
-    organisation = _id_filter(gettext_lazy("Organisation"), field_name="organisation")
+    organisation = id_filter(gettext_lazy("Organisation"), field_name="organisation")
     o = django_filters.OrderingFilter(
         label=gettext_lazy("Sort by"),
         fields=(("due_date", "due_date"), ("created_at", "created_at"), ("priority", "priority")),

@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime
 
 import django_filters
-from django import forms
 from django.db import connection
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.forms import DateInput
+from crm.filters import StyledFilters, end_of_day, start_of_day, users_with_role
+from crm.forms import DateInput, TopicField
 from crm.models import District, Municipality, Topic
 from crm.roles import Role
 
-from .forms import UserChoiceField, users_with_role
+from .forms import UserChoiceField
 from .models import FollowUp, Need, Visit
 
 
@@ -27,23 +27,8 @@ def filter_by_need(qs: QuerySet, need: str) -> QuerySet:
     return qs.filter(needs__icontains=f'"{need}"')
 
 
-class _StyledForm:
-    @property
-    def form(self):  # type: ignore[no-untyped-def]
-        form = super().form  # type: ignore[misc]
-        for field in form.fields.values():
-            css = "form-select" if hasattr(field, "choices") else "form-control"
-            field.widget.attrs.setdefault("class", css)
-        return form
-
-
 class UserFilter(django_filters.ModelChoiceFilter):
     field_class = UserChoiceField
-
-
-class TopicField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Topic) -> str:  # type: ignore[override]
-        return f"{obj.parent.name} › {obj.name}" if obj.parent_id else obj.name
 
 
 class TopicFilter(django_filters.ModelChoiceFilter):
@@ -57,7 +42,7 @@ def topics_in_order() -> QuerySet:
     )
 
 
-class VisitFilter(_StyledForm, django_filters.FilterSet):
+class VisitFilter(StyledFilters, django_filters.FilterSet):
     scout = UserFilter(
         label=_("Scout"),
         queryset=users_with_role(Role.SCOUT, Role.NETWORK_MANAGER),
@@ -111,13 +96,13 @@ class VisitFilter(_StyledForm, django_filters.FilterSet):
         return qs.filter(pk__in=went.values("visit_id"))
 
     def filter_from(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        return qs.filter(visited_at__gte=_start_of(value))
+        return qs.filter(visited_at__gte=start_of_day(value))
 
     def filter_to(self, qs: QuerySet, name: str, value: datetime.date) -> QuerySet:
-        return qs.filter(visited_at__lt=_start_of(min(value, _LATEST) + datetime.timedelta(days=1)))
+        return qs.filter(visited_at__lt=end_of_day(value))
 
     def filter_topic(self, qs: QuerySet, name: str, value: Topic) -> QuerySet:
-        topic_ids = [value.pk, *value.children.values_list("pk", flat=True)]
+        topic_ids = Topic.family_ids(value.pk)
         tagged = Visit.topics.through.objects.filter(topic_id__in=topic_ids)
         return qs.filter(pk__in=tagged.values("visit_id"))
 
@@ -125,16 +110,7 @@ class VisitFilter(_StyledForm, django_filters.FilterSet):
         return filter_by_need(qs, value)
 
 
-# Dates far outside any record would overflow in the conversion to UTC.
-_EARLIEST, _LATEST = datetime.date(1900, 1, 1), datetime.date(3000, 1, 1)
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    day = min(max(day, _EARLIEST), _LATEST)
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-class TeamFollowUpFilter(_StyledForm, django_filters.FilterSet):
+class TeamFollowUpFilter(StyledFilters, django_filters.FilterSet):
     """The managers' team view: one of the standard views, narrowed by assignee/priority."""
 
     VIEWS = (

@@ -6,11 +6,10 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.filters import users_with_role
 from crm.forms import DateInput, DateTimeInput, TopicChoiceField, _Bootstrap
 from crm.models import ConsentRecord, Municipality, Organisation, Person, Topic
 from crm.roles import Role
@@ -19,15 +18,6 @@ from .models import SUMMARY_MAX_LENGTH, FollowUp, GuideQuestion, InterviewGuide,
 
 ANSWER_PREFIX = "answer_"
 YES, NO = "yes", "no"
-
-
-def users_with_role(*roles: Role) -> QuerySet:
-    return (
-        get_user_model()
-        .objects.filter(groups__name__in=[r.group_name for r in roles], is_active=True)
-        .distinct()
-        .order_by("last_name", "first_name", "username")
-    )
 
 
 class UserChoiceField(forms.ModelChoiceField):

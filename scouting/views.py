@@ -17,30 +17,26 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import (
-    FileResponse,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseBase,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import Truncator, slugify
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import permissions as crm_permissions
-from crm.dataio.exports import csv_chunks, write_xlsx
+from crm.dataio.views import export_filtered
 from crm.extensions import Panel, TimelineEntry
-from crm.history import history_page
 from crm.models import District, Municipality, Organisation, Person
 from crm.pagination import EstimatedCountPaginator
 from crm.roles import Role, has_role
 from crm.services import find_duplicate_organisations, find_duplicate_people
+from crm.web import error_text, form_errors, history_response, safe_next
 
 from . import services
 from .filters import TeamFollowUpFilter, VisitFilter, follow_ups_in_view
@@ -76,19 +72,6 @@ def _querystring_without(request: HttpRequest, *names: str) -> str:
     for name in ("page", *names):
         params.pop(name, None)
     return params.urlencode()
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
-def _error_text(error: ValidationError) -> str:
-    return " ".join(str(m) for m in error.messages)
 
 
 # --- Visits --------------------------------------------------------------------------
@@ -131,26 +114,12 @@ def visit_list(request: HttpRequest) -> HttpResponse:
 def visit_export(request: HttpRequest) -> HttpResponseBase:
     require(request.user, "scouting.view_visit")
     require(request.user, EXPORT_PERMISSION)
-    file_format = request.GET.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
-    params = request.GET.copy()
-    for name in ("format", "page"):
-        params.pop(name, None)
-    filterset = VisitFilter(params, queryset=Visit.objects.for_user(request.user))
-    if not filterset.is_valid():
-        return HttpResponseBadRequest(_("The filter is invalid; please correct it in the list."))
-    rows = _visit_export_rows(filterset.qs.order_by("-visited_at", "-pk"))
-    stem = f"{slugify(_('Company visits'))}-{timezone.localdate().isoformat()}"
-    if file_format == "csv":
-        response = StreamingHttpResponse(csv_chunks(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
-        return response
-    return FileResponse(
-        write_xlsx(rows, sheet_title=_("Company visits")),
-        as_attachment=True,
-        filename=f"{stem}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return export_filtered(
+        request,
+        filterset_class=VisitFilter,
+        queryset=Visit.objects.for_user(request.user),
+        rows=lambda qs: _visit_export_rows(qs.order_by("-visited_at", "-pk")),
+        name=_("Company visits"),
     )
 
 
@@ -414,7 +383,7 @@ def _save_visit_form(
         messages.error(request, _stale_message(stale.current))
         return None
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
         return None
     if submit:
         messages.success(request, _("Visit submitted. The network managers see it now."))
@@ -484,7 +453,7 @@ def visit_autosave(request: HttpRequest) -> HttpResponse:
         )
     except (ValidationError, PermissionDenied) as error:
         context["problem"] = (
-            _error_text(error) if isinstance(error, ValidationError) else _("Not allowed.")
+            error_text(error) if isinstance(error, ValidationError) else _("Not allowed.")
         )
     else:
         context["saved"] = visit
@@ -544,7 +513,7 @@ def visit_submit(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpResponse:
     try:
         services.submit_visit(visit, by=request.user)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
     else:
         messages.success(request, _("Visit submitted. The network managers see it now."))
     return redirect(visit)
@@ -557,7 +526,7 @@ def visit_discard(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpResponse:
     try:
         services.discard_draft(visit, by=request.user)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
         return redirect(visit)
     messages.success(request, _("The draft has been discarded."))
     return redirect("scouting:visit_list")
@@ -567,18 +536,8 @@ def visit_discard(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpResponse:
 @require_GET
 def visit_history(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpResponse:
     visit = get_visit(request.user, uuid)
-    page, entries = history_page(visit, request.GET.get("page"))
-    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {
-            "object": visit,
-            "page": page,
-            "entries": entries,
-            "history_url": reverse("scouting:visit_history", args=[visit.uuid]),
-        },
-    )
+    history_url = reverse("scouting:visit_history", args=[visit.uuid])
+    return history_response(request, visit, history_url=history_url)
 
 
 @login_required
@@ -588,12 +547,12 @@ def visit_follow_up_add(request: HttpRequest, uuid: uuid_lib.UUID) -> HttpRespon
     require(request.user, "scouting.add_followup")
     form = FollowUpProposalForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("The follow-up was not saved: %s") % _form_errors(form))
+        messages.error(request, _("The follow-up was not saved: %s") % form_errors(form))
         return redirect(visit)
     try:
         services.propose_follow_up(by=request.user, visit=visit, **form.cleaned_data)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
     else:
         messages.success(request, _("Follow-up proposed."))
     return redirect(visit)
@@ -645,7 +604,7 @@ def _follow_up_form(
                             by=request.user,
                         )
             except ValidationError as error:
-                messages.error(request, _error_text(error))
+                messages.error(request, error_text(error))
             else:
                 messages.success(request, _("Follow-up created."))
                 return redirect("scouting:follow_up_detail", pk=follow_up.pk)
@@ -653,13 +612,6 @@ def _follow_up_form(
         request,
         "scouting/follow_up_new.html",
         {"form": form, "assign_form": assign_form, "subject": subject},
-    )
-
-
-def _form_errors(form: Any) -> str:
-    return " ".join(
-        f"{form.fields[name].label if name in form.fields else ''}: {' '.join(errors)}".lstrip(": ")
-        for name, errors in form.errors.items()
     )
 
 
@@ -779,10 +731,10 @@ def follow_up_assign(request: HttpRequest) -> HttpResponse:
     form = AssignForm(request.POST)
     if not ids:
         messages.error(request, _("Select at least one follow-up."))
-        return redirect(_safe_next(request, fallback))
+        return redirect(safe_next(request, fallback))
     if not form.is_valid():
-        messages.error(request, _("Nothing was assigned: %s") % _form_errors(form))
-        return redirect(_safe_next(request, fallback))
+        messages.error(request, _("Nothing was assigned: %s") % form_errors(form))
+        return redirect(safe_next(request, fallback))
     chosen = FollowUp.objects.for_user(request.user).filter(pk__in=ids)
     try:
         changed = services.assign_follow_ups(
@@ -793,7 +745,7 @@ def follow_up_assign(request: HttpRequest) -> HttpResponse:
             by=request.user,
         )
     except ValidationError as error:
-        messages.error(request, _("Nothing was assigned: %s") % _error_text(error))
+        messages.error(request, _("Nothing was assigned: %s") % error_text(error))
     else:
         assignee = form.cleaned_data["assignee"]
         messages.success(
@@ -801,7 +753,7 @@ def follow_up_assign(request: HttpRequest) -> HttpResponse:
             _("%(count)d follow-up(s) assigned to %(name)s.")
             % {"count": changed, "name": assignee.get_full_name() or assignee.get_username()},
         )
-    return redirect(_safe_next(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 @login_required
@@ -846,7 +798,7 @@ def follow_up_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 **{name: form.cleaned_data[name] for name in FollowUpEditForm.Meta.fields},
             )
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Follow-up saved."))
             return redirect("scouting:follow_up_detail", pk=follow_up.pk)
@@ -859,15 +811,15 @@ def follow_up_complete(request: HttpRequest, pk: int) -> HttpResponse:
     follow_up = get_follow_up(request.user, pk)
     form = CompleteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
         try:
             services.complete_follow_up(follow_up, note=form.cleaned_data["note"], by=request.user)
         except ValidationError as error:
-            messages.error(request, _error_text(error))
+            messages.error(request, error_text(error))
         else:
             messages.success(request, _("Follow-up “%s” done.") % follow_up.title)
-    return redirect(_safe_next(request, reverse("scouting:follow_up_detail", args=[pk])))
+    return redirect(safe_next(request, reverse("scouting:follow_up_detail", args=[pk])))
 
 
 @login_required
@@ -877,8 +829,8 @@ def follow_up_start(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.start_follow_up(follow_up, by=request.user)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
-    return redirect(_safe_next(request, reverse("scouting:follow_up_detail", args=[pk])))
+        messages.error(request, error_text(error))
+    return redirect(safe_next(request, reverse("scouting:follow_up_detail", args=[pk])))
 
 
 @login_required
@@ -890,7 +842,7 @@ def follow_up_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.cancel_follow_up(follow_up, note=note, by=request.user)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
     else:
         messages.success(request, _("Follow-up cancelled."))
     return redirect("scouting:follow_up_detail", pk=pk)
@@ -900,18 +852,8 @@ def follow_up_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def follow_up_history(request: HttpRequest, pk: int) -> HttpResponse:
     follow_up = get_follow_up(request.user, pk)
-    page, entries = history_page(follow_up, request.GET.get("page"))
-    template = "crm/_history.html" if request.htmx else "crm/history.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {
-            "object": follow_up,
-            "page": page,
-            "entries": entries,
-            "history_url": reverse("scouting:follow_up_history", args=[pk]),
-        },
-    )
+    history_url = reverse("scouting:follow_up_history", args=[pk])
+    return history_response(request, follow_up, history_url=history_url)
 
 
 # --- Start page ----------------------------------------------------------------------

@@ -6,6 +6,8 @@ parameter everywhere.
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +25,15 @@ from crm.models import (
 
 # Ids beyond a signed 64-bit integer crash SQLite ("Python int too large") in FK lookups.
 MAX_ID = 2**63 - 1
+
+
+def id_filter(label: Any, **kwargs: Any) -> django_filters.NumberFilter:
+    """An id filter; ids beyond the database's integer range are refused instead of
+    crashing SQLite."""
+    return django_filters.NumberFilter(
+        label=label, min_value=1, max_value=MAX_ID, decimal_places=0, **kwargs
+    )
+
 
 __all__ = [
     "AffiliationFilter",

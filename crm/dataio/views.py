@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -202,6 +202,39 @@ def import_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
 # --- Export --------------------------------------------------------------------------
 
 
+def export_filtered(
+    request: HttpRequest,
+    *,
+    filterset_class: Any,
+    queryset: QuerySet[Any],
+    rows: Callable[[QuerySet[Any]], Iterable[list[Any]]],
+    name: str,
+) -> HttpResponseBase:
+    """A list as the user filtered it, as CSV (streamed) or XLSX (``?format=``);
+    ``rows`` turns the filtered queryset into headings and cell values."""
+    file_format = request.GET.get("format", "csv")
+    if file_format not in ("csv", "xlsx"):
+        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
+    params = request.GET.copy()
+    for name_only in ("format", "page"):
+        params.pop(name_only, None)
+    filterset = filterset_class(params, queryset=queryset)
+    if not filterset.is_valid():
+        return HttpResponseBadRequest(_("The filter is invalid; please correct it in the list."))
+    lines = rows(filterset.qs)
+    stem = f"{slugify(name)}-{timezone.localdate().isoformat()}"
+    if file_format == "csv":
+        response = StreamingHttpResponse(csv_chunks(lines), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+        return response
+    return FileResponse(
+        write_xlsx(lines, sheet_title=name),
+        as_attachment=True,
+        filename=f"{stem}.xlsx",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
 def _export(
     request: HttpRequest,
     *,
@@ -211,27 +244,12 @@ def _export(
     name: str,
 ) -> HttpResponseBase:
     require_permission(request.user, EXPORT_PERMISSION)
-    file_format = request.GET.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
-    params = request.GET.copy()
-    for name_only in ("format", "page"):
-        params.pop(name_only, None)
-    filterset = filterset_class(params, queryset=base(request.user))
-    if not filterset.is_valid():
-        return HttpResponseBadRequest(_("The filter is invalid; please correct it in the list."))
-    queryset = resource.prepare(filterset.qs)
-    rows = export_rows(resource, queryset)
-    stem = f"{slugify(name)}-{timezone.localdate().isoformat()}"
-    if file_format == "csv":
-        response = StreamingHttpResponse(csv_chunks(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
-        return response
-    return FileResponse(
-        write_xlsx(rows, sheet_title=name),
-        as_attachment=True,
-        filename=f"{stem}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return export_filtered(
+        request,
+        filterset_class=filterset_class,
+        queryset=base(request.user),
+        rows=lambda qs: export_rows(resource, resource.prepare(qs)),
+        name=name,
     )
 
 
