@@ -14,6 +14,7 @@ import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Prefetch, QuerySet
+from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,15 +39,18 @@ from .api_serializers import (
     MatchSerializer,
     MatchStatusSerializer,
     OutcomeSerializer,
+    RequestConflictSerializer,
     StageChangeSerializer,
     StageConflictSerializer,
     StageSerializer,
     SuggestionSerializer,
+    TransferRequestChangeSerializer,
     TransferRequestDetailSerializer,
     TransferRequestSerializer,
 )
 from .models import Match, Outcome, Stage, StageChange, TransferRequest
 from .services import (
+    RequestChanged,
     StageChanged,
     advance_request,
     create_request,
@@ -55,13 +59,17 @@ from .services import (
     record_outcome,
     set_match_status,
     suggest_partners,
+    update_request,
 )
 
 MAY_NOT_CREATE = gettext_lazy("You may not create transfer requests.")
 MAY_NOT_MOVE = gettext_lazy("Only network managers may move transfer requests.")
+MAY_NOT_CHANGE = gettext_lazy("Only network managers may change transfer requests.")
 MAY_NOT_MANAGE = gettext_lazy("Only network managers may manage matches and outcomes.")
 # What a refused outcome (recorded with a move) names; nested under "outcome" in the answer.
-OUTCOME_FIELDS = frozenset({"kind", "date", "partner", "funding_programme"})
+OUTCOME_FIELDS = frozenset(
+    {"kind", "date", "partner", "funding_programme", "innovation_introduced"}
+)
 
 
 def _visible_requests(user: Any) -> QuerySet[TransferRequest]:
@@ -264,15 +272,48 @@ class StageViewSet(PipelineViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
         request=TransferRequestSerializer,
         responses={201: TransferRequestDetailSerializer},
     ),
+    partial_update=extend_schema(
+        summary="Change a transfer request's own fields",
+        description=(
+            "Network managers correct title, description, topics, kind, contact person, "
+            "responsible network manager, priority and expected volume; only the fields "
+            "sent change (``topics`` replaces the list), and the change is recorded in "
+            "the request's history with the acting user. The contact person must work at "
+            "the requesting organisation. ``stage`` is refused: a request changes stage "
+            "only through ``advance``. ``organisation``, ``source`` and ``visit`` stay as "
+            "created and are refused too. There is no ``PUT``. Send the ``updated_at`` "
+            "the client read: if the request was changed or moved since, nothing changes "
+            "and the answer is 409 with the current request (without it, the last change "
+            "wins)."
+        ),
+        request=TransferRequestChangeSerializer,
+        responses={
+            200: TransferRequestDetailSerializer,
+            400: OpenApiResponse(
+                description="Bad input, or a field that cannot be changed here (each "
+                "named with the reason); nothing was changed."
+            ),
+            409: OpenApiResponse(
+                RequestConflictSerializer,
+                description="The request was changed since ``updated_at``; nothing was "
+                "changed and ``current`` is the request as it is now.",
+            ),
+        },
+    ),
 )
 class TransferRequestViewSet(
     PipelineViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
 ):
-    """Transfer requests the user may see. Their stage changes only through ``advance``;
-    no other change is offered here (there is no service for editing a request yet)."""
+    """Transfer requests the user may see. Network managers change a request's own
+    fields with ``PATCH``; its stage changes only through ``advance``."""
 
     filterset_class = TransferRequestFilter
-    refusals = {"create": MAY_NOT_CREATE, "from_visit": MAY_NOT_CREATE, "advance": MAY_NOT_MOVE}
+    refusals = {
+        "create": MAY_NOT_CREATE,
+        "from_visit": MAY_NOT_CREATE,
+        "advance": MAY_NOT_MOVE,
+        "partial_update": MAY_NOT_CHANGE,
+    }
 
     def get_queryset(self) -> QuerySet[TransferRequest]:
         return (
@@ -287,6 +328,8 @@ class TransferRequestViewSet(
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if self.action == "list":
             return TransferRequestSerializer
+        if self.action == "partial_update":
+            return TransferRequestChangeSerializer
         return TransferRequestDetailSerializer
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -295,6 +338,38 @@ class TransferRequestViewSet(
         data = dict(form.validated_data)
         created = create_request(by=_actor(request), **data)
         return self._answer(created, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        transfer_request = self.get_object()
+        context = {
+            **self.get_serializer_context(),
+            "advance_url": reverse("api:transfer-request-advance", args=[transfer_request.pk]),
+        }
+        form = TransferRequestChangeSerializer(data=request.data, partial=True, context=context)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        topics = data.pop("topics", None)
+        read_at = data.pop("updated_at", None)
+        if data or topics is not None:
+            try:
+                update_request(
+                    transfer_request,
+                    by=_actor(request),
+                    topics=topics,
+                    expected_updated_at=read_at,
+                    **data,
+                )
+            except RequestChanged as error:
+                current = self.get_queryset().get(pk=transfer_request.pk)
+                return Response(
+                    {
+                        "detail": error.messages[0],
+                        "code": "request_changed",
+                        "current": TransferRequestDetailSerializer(current, context=context).data,
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+        return self._answer(transfer_request, status.HTTP_200_OK)
 
     @extend_schema(
         summary="Create a transfer request from a company visit",

@@ -7,6 +7,7 @@ which stage a request may enter, what it needs to enter it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -177,6 +178,92 @@ class TransferRequestDetailSerializer(TransferRequestSerializer):
         return TimeInStageSerializer(rows, many=True).data  # type: ignore[return-value]
 
 
+# What a change of a request refuses to take, and why: the stage moves only through
+# ``advance``; where a request comes from stays as created.
+FIXED_ON_CHANGE = {
+    "stage": _(
+        "The stage cannot be changed here. Move the request with POST to %(advance_url)s "
+        "(it checks what the new stage requires and records the move)."
+    ),
+    "organisation": _("The requesting organisation stays as created."),
+    "source": _("The source stays as created."),
+    "visit": _("The visit stays as created."),
+}
+
+
+class TransferRequestChangeSerializer(serializers.ModelSerializer[TransferRequest]):
+    """A change of a request's own fields (PATCH): only the fields sent are changed."""
+
+    contact_person = serializers.PrimaryKeyRelatedField(
+        queryset=Person.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=_("A person working at the requesting organisation, or null."),
+    )
+    topics = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=Topic.objects.all(),
+        required=False,
+        help_text=_("Replaces the request's topics."),
+    )
+    responsible_manager = serializers.PrimaryKeyRelatedField(
+        queryset=managers(),
+        required=False,
+        allow_null=True,
+        help_text=_("User id of an active network manager, or null."),
+    )
+    updated_at = serializers.DateTimeField(
+        required=False,
+        write_only=True,
+        help_text=_(
+            "The request's updated_at as the client last read it. If the request has been "
+            "changed or moved since, nothing changes and the answer is 409 with the "
+            "current request. Without it, the last change wins."
+        ),
+    )
+
+    class Meta:
+        model = TransferRequest
+        fields = [
+            "title",
+            "description",
+            "topics",
+            "kind",
+            "contact_person",
+            "responsible_manager",
+            "priority",
+            "expected_volume",
+            "updated_at",
+        ]
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """Refuses the fixed fields by name, together with any other error."""
+        sent = data if isinstance(data, Mapping) else {}
+        url = self.context.get("advance_url", "…/advance/")
+        refused = {
+            name: [str(message) % {"advance_url": url}]
+            for name, message in FIXED_ON_CHANGE.items()
+            if name in sent
+        }
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if refused and isinstance(error.detail, dict):
+                raise serializers.ValidationError({**error.detail, **refused}) from error
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return values
+
+
+class RequestConflictSerializer(serializers.Serializer):
+    """The body of a 409 answer: the request was changed since the client read it."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    current = TransferRequestDetailSerializer()
+
+
 class FromVisitSerializer(serializers.Serializer):
     """A request made from a visit: organisation, first person met, topics and needs
     are carried over; the optional fields replace what would be derived."""
@@ -216,6 +303,11 @@ class OutcomeInputSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text=_("For funding applications, e.g. ZIM, innovation voucher, EFRE."),
+    )
+    innovation_introduced = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=Outcome._meta.get_field("innovation_introduced").help_text,
     )
     note = serializers.CharField(required=False, allow_blank=True)
 
@@ -390,6 +482,7 @@ class OutcomeSerializer(_OfVisibleRequest):
             "date",
             "partner",
             "partner_name",
+            "innovation_introduced",
             "note",
             "created_by",
             "created_by_name",

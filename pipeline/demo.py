@@ -34,7 +34,7 @@ from django.utils import timezone
 from simple_history.signals import post_create_historical_record
 
 from crm import demo as core
-from crm.models import Affiliation, Organisation, Person, Topic
+from crm.models import Affiliation, Organisation, Person, SizeClass, Topic
 from scouting.demo import Copier, Team
 from scouting.models import Visit
 
@@ -81,6 +81,9 @@ OUTCOMES = (
     ("funding_application", 20), ("hire", 5), ("other", 5),
 )  # fmt: skip
 PROGRAMMES = ("ZIM", "Innovationsgutschein", "EFRE")
+# Research outcomes after which an SME reports a new product or process (RCR03).
+INNOVATION_KINDS = frozenset({"joint_rd", "contract_research"})
+INNOVATION_SHARE = 0.3
 TITLES = {
     "joint_rd": "Gemeinsames Entwicklungsprojekt zu {topic}",
     "contract_research": "Auftragsforschung: {topic}",
@@ -173,20 +176,24 @@ class Catalogue:
     partners_by_topic: dict[int, list[int]]  # topic or parent topic → partners offering it
     visits: list[tuple[int, int, float, int, list[str], list[int]]]
     stages: dict[str, int]
+    smes: set[int] = field(default_factory=set)  # companies counted as SMEs (RCR03)
 
     @classmethod
     def load(cls, rng: random.Random, *, visits_wanted: int) -> Catalogue:
-        companies, responsible = [], {}
-        for pk, manager in (
+        companies, responsible, smes = [], {}, set()
+        sme_kinds = {Organisation.Kind.SME, Organisation.Kind.START_UP}
+        for pk, manager, kind, size in (
             Organisation.objects.filter(external_id__startswith=core.DEMO_ORG_PREFIX)
             .exclude(kind__in=Organisation.RESEARCH_KINDS)
             .exclude(status=Organisation.Status.ARCHIVED)
             .order_by("pk")
-            .values_list("pk", "responsible_manager_id")
+            .values_list("pk", "responsible_manager_id", "kind", "size_class")
         ):
             companies.append(pk)
             if manager:
                 responsible[pk] = manager
+            if kind in sme_kinds and size != SizeClass.LARGE:
+                smes.add(pk)
         people: dict[int, list[int]] = defaultdict(list)
         for org, person in (
             Affiliation.objects.filter(valid_until__isnull=True, organisation_id__in=companies)
@@ -230,6 +237,7 @@ class Catalogue:
             partners_by_topic=dict(by_topic),
             visits=cls._visits(rng, visits_wanted, set(companies)),
             stages=dict(Stage.objects.values_list("key", "pk")),
+            smes=smes,
         )
 
     @staticmethod
@@ -303,6 +311,8 @@ class Planner:
         self.cat = catalogue
         self.team = team
         self.rng = random.Random(seed + 4)  # noqa: S311 - reproducible demo data
+        # Its own stream, so the innovation flag leaves the rest of the plan as it was.
+        self.innovation_rng = random.Random(seed + 5)  # noqa: S311
         self.now_ts = (now or timezone.now()).timestamp()
         self.managers = set(team.managers)
 
@@ -408,6 +418,9 @@ class Planner:
                 if kind == "funding_application"
                 else "",
                 "note": rng.choice(OUTCOME_NOTES),
+                "innovation_introduced": kind in INNOVATION_KINDS
+                and planned.organisation in self.cat.smes
+                and self.innovation_rng.random() < INNOVATION_SHARE,
             }
 
     def _matches(self, rng: random.Random, planned: PlannedRequest) -> None:
@@ -828,6 +841,7 @@ def _write_bulk(planner: Planner, n: int, *, lap: Callable[[str], None]) -> dict
                 "funding_programme": plan.outcome["funding_programme"],
                 "date": plan.outcome["date"],
                 "partner_id": plan.outcome["partner"],
+                "innovation_introduced": plan.outcome["innovation_introduced"],
                 "note": plan.outcome["note"],
                 "created_by_id": plan.manager,
                 "created_at": _dt(last_at),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from crm.filters import users_with_role
@@ -14,6 +16,21 @@ from crm.roles import Role
 from scouting.forms import UserChoiceField
 
 from .models import Match, Outcome, Stage, TransferRequest
+
+CONTACT_HINT_ID = "contact-person-hint"
+_INNOVATION = Outcome._meta.get_field("innovation_introduced")
+
+
+class ReadAtField(forms.DateTimeField):
+    """When the object was read (its ``updated_at``), passed through the page unchanged:
+    ISO 8601 in UTC to the microsecond, so no local-time round trip can shift it."""
+
+    widget = forms.HiddenInput
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, datetime.datetime):
+            return value.astimezone(datetime.UTC).isoformat()
+        return value
 
 
 class RequestForm(_Bootstrap, forms.ModelForm):
@@ -56,13 +73,16 @@ class RequestForm(_Bootstrap, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the people of the chosen organisation; the list is small.
-        organisation_id = self.data.get("organisation") or self.initial.get("organisation")
-        people = Person.objects.none()
-        if organisation_id and str(organisation_id).isdigit():
-            people = Person.objects.filter(affiliations__organisation_id=organisation_id)
-        self.fields["contact_person"].queryset = people.distinct().order_by(
-            "last_name", "first_name"
+        organisation_id = str(
+            self.data.get("organisation") or self.initial.get("organisation") or ""
         )
+        people = Person.objects.none()
+        if organisation_id.isascii() and organisation_id.isdigit() and len(organisation_id) < 19:
+            people = Person.objects.filter(affiliations__organisation_id=int(organisation_id))
+        contact = self.fields["contact_person"]
+        contact.queryset = people.distinct().order_by("last_name", "first_name")
+        # The list follows the organisation; a hint next to it says what it holds.
+        contact.widget.attrs["aria-describedby"] = CONTACT_HINT_ID
         if "source" in self.fields:  # requests from visits are made on the visit's page
             self.fields["source"].choices = [
                 c for c in self.fields["source"].choices if c[0] != TransferRequest.Source.VISIT
@@ -70,7 +90,11 @@ class RequestForm(_Bootstrap, forms.ModelForm):
 
 
 class RequestEditForm(RequestForm):
-    """The request's own fields; the organisation and the source stay as created."""
+    """The request's own fields; the organisation and the source stay as created.
+    ``updated_at`` carries when the page was read, so a change made meanwhile by
+    someone else is not overwritten."""
+
+    updated_at = ReadAtField(required=False)
 
     class Meta(RequestForm.Meta):
         fields = [
@@ -86,9 +110,29 @@ class RequestEditForm(RequestForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         instance = kwargs["instance"]
-        kwargs.setdefault("initial", {})["organisation"] = instance.organisation_id
+        initial = kwargs.setdefault("initial", {})
+        initial["organisation"] = instance.organisation_id
+        initial["updated_at"] = instance.updated_at
         super().__init__(*args, **kwargs)
         del self.fields["organisation"]
+
+
+class BoardPageForm(forms.Form):
+    """Where the next cards of a board column start: after the last card shown, by time
+    in the stage (oldest first) and id. Without it, the column starts from the top."""
+
+    after = forms.DateTimeField(required=False)
+    after_id = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("after") is None) != (data.get("after_id") is None):
+            raise forms.ValidationError(_("Give both the time and the id of the last card."))
+        return data
+
+    def cursor(self) -> tuple[datetime.datetime, int] | None:
+        data = self.cleaned_data
+        return None if data.get("after") is None else (data["after"], data["after_id"])
 
 
 class MoveForm(_Bootstrap, forms.Form):
@@ -122,6 +166,11 @@ class MoveForm(_Bootstrap, forms.Form):
     funding_programme = forms.CharField(
         label=_("Funding programme"), required=False, max_length=200
     )
+    outcome_innovation_introduced = forms.BooleanField(
+        label=capfirst(_INNOVATION.verbose_name),
+        help_text=_INNOVATION.help_text,
+        required=False,
+    )
 
     def __init__(self, *args: Any, transfer_request: TransferRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,6 +182,13 @@ class MoveForm(_Bootstrap, forms.Form):
         self.fields["outcome_partner"].queryset = Organisation.objects.filter(
             pk__in=transfer_request.matches.values("partner_id")
         ).order_by("name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # Ticked without an outcome, the innovation would be dropped unseen.
+        if data.get("outcome_innovation_introduced") and not data.get("outcome_kind"):
+            self.add_error("outcome_kind", _("Choose the outcome the innovation came from."))
+        return data
 
     def advance_fields(self) -> dict[str, Any]:
         """What to pass to ``advance_request`` besides the stage."""
@@ -150,6 +206,7 @@ class MoveForm(_Bootstrap, forms.Form):
                 "date": data.get("outcome_date"),
                 "partner": data.get("outcome_partner"),
                 "funding_programme": data.get("funding_programme", ""),
+                "innovation_introduced": bool(data.get("outcome_innovation_introduced")),
             }
         return fields
 
@@ -171,7 +228,7 @@ class MatchStatusForm(forms.Form):
 class OutcomeForm(_Bootstrap, forms.ModelForm):
     class Meta:
         model = Outcome
-        fields = ["kind", "date", "partner", "funding_programme", "note"]
+        fields = ["kind", "date", "partner", "funding_programme", "innovation_introduced", "note"]
         widgets = {"date": DateInput(), "note": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args: Any, transfer_request: TransferRequest, **kwargs: Any) -> None:

@@ -514,6 +514,14 @@ class Outcome(models.Model):
         related_name="partner_outcomes",
         verbose_name=_("partner"),
     )
+    innovation_introduced = models.BooleanField(
+        _("product or process innovation introduced"),
+        default=False,
+        help_text=_(
+            "The enterprise introduced a new or improved product or process (counts for the "
+            "funder indicator RCR03)."
+        ),
+    )
     note = models.TextField(_("note"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

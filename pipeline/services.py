@@ -78,6 +78,20 @@ class StageChanged(ValidationError):
         self.current = current
 
 
+class RequestChanged(ValidationError):
+    """The request was changed by someone else since the client read it."""
+
+    def __init__(self, *, current: TransferRequest) -> None:
+        super().__init__(
+            _(
+                "This request was changed by someone else meanwhile; reload it and make "
+                "your change again."
+            ),
+            code="request_changed",
+        )
+        self.current = current
+
+
 # --- Requests ------------------------------------------------------------------------
 
 
@@ -222,16 +236,23 @@ def update_request(
     *,
     by: User,
     topics: Iterable[Topic] | None = None,
+    expected_updated_at: datetime.datetime | None = None,
     **changes: Any,
 ) -> TransferRequest:
     """Network managers correct a request's own fields; its stage changes only
-    through ``advance_request``."""
+    through ``advance_request``.
+
+    ``expected_updated_at`` is the ``updated_at`` the client read; if the request was
+    saved since (changed or moved), ``RequestChanged`` is raised and nothing changes.
+    Without it, the last change wins."""
     if not by.has_perm("pipeline.change_transferrequest"):
         raise PipelineAccessError(_("Only network managers may change transfer requests."))
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"update_request() got unexpected fields: {sorted(unknown)}")
     locked = TransferRequest.objects.select_for_update().get(pk=transfer_request.pk)
+    if expected_updated_at is not None and locked.updated_at != expected_updated_at:
+        raise RequestChanged(current=locked)
     _check_people(locked.organisation, changes)
     for name, value in changes.items():
         setattr(locked, name, value.strip() if isinstance(value, str) else value)
@@ -475,6 +496,7 @@ def record_outcome(
     partner: Organisation | None = None,
     funding_programme: str = "",
     note: str = "",
+    innovation_introduced: bool = False,
 ) -> Outcome:
     _check_manages(by, "pipeline.add_outcome")
     if kind not in Outcome.Kind.values:
@@ -490,6 +512,7 @@ def record_outcome(
         partner=partner,
         funding_programme=funding_programme.strip(),
         note=note.strip(),
+        innovation_introduced=innovation_introduced,
         created_by=by,
     )
     save_with_history(outcome, by=by)

@@ -5,9 +5,11 @@ from . import views
 app_name = "pipeline"
 urlpatterns = [
     path("", views.board, name="board"),
+    path("stages/<int:pk>/cards/", views.board_cards, name="board_cards"),
     path("metrics/", views.metrics, name="metrics"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/new/", views.request_create, name="request_create"),
+    path("requests/contacts/", views.request_contacts, name="request_contacts"),
     path("requests/export/", views.request_export, name="request_export"),
     path("requests/from-visit/<uuid:uuid>/", views.request_from_visit, name="request_from_visit"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),

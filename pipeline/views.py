@@ -12,10 +12,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponseBase,
 )
 from django.shortcuts import redirect, render
@@ -36,6 +38,7 @@ from scouting.services import propose_follow_up
 from . import queries, services
 from .filters import RequestFilter
 from .forms import (
+    BoardPageForm,
     MatchForm,
     MatchStatusForm,
     MetricsForm,
@@ -83,43 +86,92 @@ def get_request(user: Any, pk: int, *, action: str = "view") -> TransferRequest:
 # --- Board ---------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-def board(request: HttpRequest) -> HttpResponse:
-    _require(request.user, "pipeline.view_transferrequest")
+def _board_requests(request: HttpRequest) -> tuple[Any, bool]:
+    """The requests the board shows, and whether only the user's own."""
     visible = TransferRequest.objects.for_user(request.user)
     mine = request.GET.get("mine") == "1"
     if mine:
         visible = visible.filter(responsible_manager=request.user)
+    return visible, mine
+
+
+def _column_cards(
+    in_stage: Any, stage: Stage, *, after: tuple[datetime.datetime, int] | None = None
+) -> tuple[list[TransferRequest], bool]:
+    """The next ``BOARD_CARDS`` cards of a column after the card ``after`` (time in
+    stage, id), oldest first: what waits longest (and turns stale) is on top; and
+    whether more follow. Keyed on the last card, so cards moved meanwhile shift
+    nothing."""
+    cards_qs = in_stage.select_related("organisation", "responsible_manager").order_by(
+        "stage_entered_at", "pk"
+    )
+    if after is not None:
+        entered, pk = after
+        cards_qs = cards_qs.filter(
+            Q(stage_entered_at__gt=entered) | Q(stage_entered_at=entered, pk__gt=pk)
+        )
+    cards = list(cards_qs[: BOARD_CARDS + 1])
     now = timezone.now()
+    for card in cards:
+        card.days_in_stage = (now - card.stage_entered_at).days  # type: ignore[attr-defined]
+        card.stale = bool(stage.max_days) and card.days_in_stage > stage.max_days  # type: ignore[attr-defined]
+    return cards[:BOARD_CARDS], len(cards) > BOARD_CARDS
+
+
+def _board_path(mine: bool) -> str:
+    return reverse("pipeline:board") + ("?mine=1" if mine else "")
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    _require(request.user, "pipeline.view_transferrequest")
+    visible, mine = _board_requests(request)
     columns = []
     for stage in Stage.objects.board_columns():
         in_stage = visible.filter(stage=stage)
-        # Oldest first: what waits longest (and turns stale) is on top.
-        cards = list(
-            in_stage.select_related("organisation", "responsible_manager").order_by(
-                "stage_entered_at", "pk"
-            )[:BOARD_CARDS]
-        )
-        for card in cards:
-            card.days_in_stage = (now - card.stage_entered_at).days  # type: ignore[attr-defined]
-            card.stale = bool(stage.max_days) and card.days_in_stage > stage.max_days  # type: ignore[attr-defined]
+        cards, has_more = _column_cards(in_stage, stage)
         columns.append(
             {
                 "stage": stage,
                 "cards": cards,
+                "has_more": has_more,
                 "count": in_stage.order_by()[: BOARD_COUNT_CAP + 1].count(),
             }
         )
     context = {
         "columns": columns,
         "mine": mine,
+        "back": _board_path(mine),
         "count_cap": BOARD_COUNT_CAP,
         "board_cards": BOARD_CARDS,
         "can_move": request.user.has_perm("pipeline.change_transferrequest"),
         "can_add": request.user.has_perm("pipeline.add_transferrequest"),
     }
     return render(request, "pipeline/board.html", context)
+
+
+@login_required
+@require_GET
+def board_cards(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the next cards of a board column (appended below the last one shown),
+    with the column's "load more" footer and a screen reader note out of band."""
+    _require(request.user, "pipeline.view_transferrequest")
+    stage = Stage.objects.board_columns().filter(pk=pk).first()
+    if stage is None:
+        raise Http404
+    page = BoardPageForm(request.GET)
+    if not page.is_valid():
+        return HttpResponseBadRequest(form_errors(page))
+    visible, mine = _board_requests(request)
+    cards, has_more = _column_cards(visible.filter(stage=stage), stage, after=page.cursor())
+    context = {
+        "column": {"stage": stage, "cards": cards, "has_more": has_more},
+        "mine": mine,
+        "back": _board_path(mine),
+        "can_move": request.user.has_perm("pipeline.change_transferrequest"),
+    }
+    return render(request, "pipeline/_board_cards.html", context)
 
 
 # --- List ----------------------------------------------------------------------------
@@ -241,13 +293,40 @@ def request_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Transfer request created."))
             return redirect("pipeline:request_detail", pk=created.pk)
-    organisation = str(form["organisation"].value() or "")
-    chosen = (
-        Organisation.objects.filter(pk=int(organisation)).first()
-        if organisation.isdigit() and len(organisation) < 19
-        else None
+    chosen = _organisation(str(form["organisation"].value() or ""))
+    context = {"form": form, **_contacts_context(form, chosen)}
+    return render(request, "pipeline/request_form.html", context)
+
+
+def _organisation(raw: str) -> Organisation | None:
+    """The organisation with the id ``raw`` (as sent by a form), if there is one."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        return None
+    return Organisation.objects.filter(pk=int(raw)).first()
+
+
+def _contacts_context(form: RequestForm, organisation: Organisation | None) -> dict[str, Any]:
+    """What the contact person field and its hint need."""
+    count = form.fields["contact_person"].queryset.count() if organisation else 0  # type: ignore[attr-defined]
+    return {"organisation": organisation, "contact_count": count}
+
+
+@login_required
+@require_GET
+def request_contacts(request: HttpRequest) -> HttpResponse:
+    """htmx: the contact person choices of the organisation just chosen in the request
+    form (with an out-of-band hint for screen readers). An unknown organisation gives
+    an empty list; the form checks the choice again when it is sent."""
+    _require(request.user, "pipeline.add_transferrequest")
+    organisation = _organisation(request.GET.get("organisation", ""))
+    form = RequestForm(
+        initial={
+            "organisation": organisation.pk if organisation else None,
+            "contact_person": request.GET.get("contact_person", ""),
+        }
     )
-    return render(request, "pipeline/request_form.html", {"form": form, "organisation": chosen})
+    context = {"form": form, "oob": True, **_contacts_context(form, organisation)}
+    return render(request, "pipeline/_contact_person.html", context)
 
 
 @login_required
@@ -258,14 +337,31 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         topics = data.pop("topics")
+        read_at = data.pop("updated_at")
         try:
-            services.update_request(transfer_request, by=request.user, topics=topics, **data)
+            services.update_request(
+                transfer_request,
+                by=request.user,
+                topics=topics,
+                expected_updated_at=read_at,
+                **data,
+            )
+        except services.RequestChanged as error:
+            # Shown as it is now (the form has written the sent values onto the object).
+            messages.error(request, error_text(error))
+            transfer_request = get_request(request.user, pk, action="change_transferrequest")
+            form = RequestEditForm(instance=transfer_request)
         except ValidationError as error:
             messages.error(request, error_text(error))
         else:
             messages.success(request, _("Transfer request saved."))
             return redirect(transfer_request)
-    return render(request, "pipeline/request_edit.html", {"form": form, "req": transfer_request})
+    context = {
+        "form": form,
+        "req": transfer_request,
+        **_contacts_context(form, transfer_request.organisation),
+    }
+    return render(request, "pipeline/request_edit.html", context)
 
 
 @login_required
@@ -344,6 +440,7 @@ def request_move(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("to", "").isdigit():
         initial["to"] = int(request.GET["to"])
     form = MoveForm(request.POST or None, transfer_request=transfer_request, initial=initial)
+    refused = False
     if request.method == "POST" and form.is_valid():
         expected = Stage.objects.filter(pk=form.cleaned_data["expected_stage"]).first()
         try:
@@ -357,6 +454,7 @@ def request_move(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as error:
             messages.error(request, error_text(error))
+            refused = True
         else:
             messages.success(
                 request,
@@ -365,11 +463,14 @@ def request_move(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect(safe_next(request, reverse("pipeline:request_detail", args=[pk])))
     template = "pipeline/_move_form.html" if request.htmx else "pipeline/move.html"  # type: ignore[attr-defined]
-    return render(
-        request,
-        template,
-        {"req": transfer_request, "form": form, "next": request.GET.get("next", "")},
-    )
+    # A refused move shows the form again: it keeps where to go back to (only on this site).
+    context = {
+        "req": transfer_request,
+        "form": form,
+        "next": safe_next(request, ""),
+        "refused": refused,
+    }
+    return render(request, template, context)
 
 
 @login_required

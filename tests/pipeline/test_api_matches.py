@@ -430,3 +430,87 @@ def test_schema_documents_matches_and_outcomes(manager):
         p["name"] for p in paths["/api/matches/"]["get"]["parameters"]
     }
     assert "request" in {p["name"] for p in paths["/api/outcomes/"]["get"]["parameters"]}
+
+
+# --- Product or process innovation (RCR03) -------------------------------------------
+
+
+def test_an_outcome_records_an_innovation(manager, transfer_request, university):
+    client = api(manager)
+    response = client.post(
+        OUTCOMES,
+        {
+            "request": transfer_request.pk,
+            "kind": "joint_rd",
+            "partner": university.pk,
+            "innovation_introduced": True,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["innovation_introduced"] is True
+    outcome = Outcome.objects.get(pk=response.json()["id"])
+    assert outcome.innovation_introduced
+    assert outcome.history.get().history_user == manager
+    read = client.get(f"{OUTCOMES}{outcome.pk}/").json()
+    assert read["innovation_introduced"] is True
+
+
+def test_an_innovation_is_not_assumed(manager, transfer_request, outcomes):
+    response = api(manager).post(
+        OUTCOMES, {"request": transfer_request.pk, "kind": "joint_rd"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["innovation_introduced"] is False
+    rows = api(manager).get(OUTCOMES).json()["results"]
+    assert {r["innovation_introduced"] for r in rows} == {False}
+
+
+@pytest.mark.parametrize("value", ["vielleicht", None, [True]])
+def test_a_bad_innovation_flag_is_refused(manager, transfer_request, value):
+    response = api(manager).post(
+        OUTCOMES,
+        {"request": transfer_request.pk, "kind": "joint_rd", "innovation_introduced": value},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "innovation_introduced" in response.json()
+    assert not Outcome.objects.exists()
+
+
+def test_the_outcome_of_a_move_records_an_innovation(manager, transfer_request, university, stages):
+    response = api(manager).post(
+        f"/api/transfer-requests/{transfer_request.pk}/advance/",
+        {
+            "to": stages["erfolgreich"].pk,
+            "outcome": {
+                "kind": "contract_research",
+                "partner": university.pk,
+                "innovation_introduced": True,
+            },
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    outcome = Outcome.objects.get(request=transfer_request)
+    assert outcome.innovation_introduced and outcome.created_by == manager
+    assert outcome.history.get().history_user == manager
+    refused = api(manager).post(
+        f"/api/transfer-requests/{transfer_request.pk}/advance/",
+        {"to": stages["eingang"].pk, "outcome": {"kind": "hire", "innovation_introduced": "ja?"}},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert "innovation_introduced" in refused.json()["outcome"]
+
+
+def test_schema_documents_the_innovation_flag(manager):
+    schema = api(manager).get("/api/schema/", {"format": "json"}).json()
+    components = schema["components"]["schemas"]
+    assert components["Outcome"]["properties"]["innovation_introduced"]["type"] == "boolean"
+    assert (
+        "RCR03"
+        in components["OutcomeRequest"]["properties"]["innovation_introduced"]["description"]
+    )
+    advance_outcome = components["OutcomeInputRequest"]["properties"]["innovation_introduced"]
+    assert advance_outcome["type"] == "boolean" and advance_outcome["default"] is False

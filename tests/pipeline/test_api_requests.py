@@ -16,6 +16,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from crm.models import Organisation, Person
+from crm.roles import Role
 from pipeline.models import Match, Outcome, StageChange, TransferRequest
 from pipeline.services import (
     advance_request,
@@ -25,6 +26,7 @@ from pipeline.services import (
     set_match_status,
 )
 from scouting.services import record_visit
+from tests.personas import make_user
 from tests.pipeline.conftest import research_partner
 
 URL = "/api/transfer-requests/"
@@ -333,15 +335,179 @@ def test_bad_input_is_refused_and_nothing_is_stored(
     assert not StageChange.objects.exists()
 
 
-def test_no_put_patch_or_delete(manager, transfer_request):
+def test_no_put_or_delete(manager, transfer_request):
     client = api(manager)
     url = detail(transfer_request.pk)
     assert client.put(url, {"title": "Neu"}, format="json").status_code == 405
-    assert client.patch(url, {"title": "Neu"}, format="json").status_code == 405
     # Nobody has the permission to delete requests.
     assert client.delete(url).status_code == 403
     transfer_request.refresh_from_db()
     assert transfer_request.title == "KI für die Qualitätsprüfung"
+
+
+# --- Changing a request's own fields -------------------------------------------------
+
+
+@pytest.fixture
+def colleague(organisation):
+    """A second person at the requesting organisation."""
+    colleague = Person.objects.create(first_name="Bernd", last_name="Becker")
+    colleague.affiliations.create(organisation=organisation, function="Entwicklung")
+    return colleague
+
+
+def test_a_manager_changes_the_requests_own_fields(
+    manager, transfer_request, colleague, topics, stages
+):
+    second = make_user("manager2", Role.NETWORK_MANAGER, first_name="Nils", last_name="Neu")
+    response = api(manager).patch(
+        detail(transfer_request.pk),
+        {
+            "title": "  KI-Prüfstand ",
+            "description": "Genauer beschrieben.",
+            "topics": [topics["energy"].pk, topics["digital"].pk],
+            "kind": "contract_research",
+            "contact_person": colleague.pk,
+            "responsible_manager": second.pk,
+            "priority": "high",
+            "expected_volume": "40000.00",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["title"] == "KI-Prüfstand"
+    assert sorted(body["topics"]) == sorted([topics["energy"].pk, topics["digital"].pk])
+    assert body["contact_person_name"] == "Bernd Becker"
+    assert body["responsible_manager_name"] == "Nils Neu"
+    assert body["stage"]["key"] == "eingang" and body["time_in_stages"]
+    transfer_request.refresh_from_db()
+    assert (transfer_request.kind, transfer_request.priority) == ("contract_research", "high")
+    assert transfer_request.expected_volume == Decimal("40000.00")
+    assert transfer_request.contact_person == colleague
+    assert transfer_request.responsible_manager == second
+    assert transfer_request.stage == stages["eingang"]
+    assert transfer_request.stage_changes.count() == 1
+    latest = transfer_request.history.first()
+    assert latest.history_user == manager and latest.title == "KI-Prüfstand"
+    # The topics are part of the history, under the same user.
+    assert set(latest.topics.values_list("topic_id", flat=True)) == {
+        topics["energy"].pk,
+        topics["digital"].pk,
+    }
+
+
+def test_only_the_fields_sent_change(manager, transfer_request, person, topics):
+    response = api(manager).patch(detail(transfer_request.pk), {"priority": "low"}, format="json")
+    assert response.status_code == 200, response.content
+    transfer_request.refresh_from_db()
+    assert transfer_request.priority == "low"
+    assert transfer_request.title == "KI für die Qualitätsprüfung"
+    assert transfer_request.contact_person == person
+    assert list(transfer_request.topics.all()) == [topics["ai"]]
+
+
+def test_contact_and_volume_can_be_cleared_and_an_empty_change_writes_nothing(
+    manager, transfer_request
+):
+    client = api(manager)
+    url = detail(transfer_request.pk)
+    cleared = client.patch(url, {"contact_person": None, "expected_volume": None}, format="json")
+    assert cleared.status_code == 200, cleared.content
+    assert cleared.json()["contact_person"] is None
+    rows = transfer_request.history.count()
+    assert client.patch(url, {}, format="json").status_code == 200
+    assert transfer_request.history.count() == rows
+
+
+def test_the_stage_is_refused_with_the_way_to_move(manager, transfer_request, stages):
+    url = detail(transfer_request.pk)
+    response = api(manager).patch(
+        url, {"stage": stages["qualifiziert"].pk, "title": "Neu"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    message = response.json()["stage"][0]
+    assert "cannot be changed here" in message and advance_url(transfer_request.pk) in message
+    german = APIClient(headers={"Accept-Language": "de"})
+    german.force_login(manager)
+    again = german.patch(url, {"stage": {"key": "qualifiziert"}}, format="json")
+    assert again.status_code == 400 and advance_url(transfer_request.pk) in str(again.json())
+    transfer_request.refresh_from_db()
+    assert transfer_request.stage == stages["eingang"]
+    assert transfer_request.title == "KI für die Qualitätsprüfung"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("organisation", 1), ("source", "email"), ("visit", None)]
+)
+def test_where_the_request_comes_from_stays(manager, transfer_request, field, value):
+    response = api(manager).patch(
+        detail(transfer_request.pk), {field: value, "title": "Neu"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "stays as created" in response.json()[field][0]
+    transfer_request.refresh_from_db()
+    assert transfer_request.title == "KI für die Qualitätsprüfung"
+    assert transfer_request.source == "phone"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"topics": [10**6]}, "topics", "does not exist"),
+        ({"topics": "ai"}, "topics", "Expected a list"),
+        ({"contact_person": "elsewhere"}, "contact_person", "does not work at"),
+        ({"contact_person": 10**6}, "contact_person", "does not exist"),
+        ({"expected_volume": "-5"}, "expected_volume", "greater than or equal to 0"),
+        ({"expected_volume": "viel"}, "expected_volume", "A valid number is required."),
+        ({"title": ""}, "title", "This field may not be blank."),
+        ({"title": "A\x00B"}, "title", "Null characters are not allowed."),
+        ({"kind": "lecture"}, "kind", "is not a valid choice"),
+        ({"priority": "urgent"}, "priority", "is not a valid choice"),
+        ({"responsible_manager": "scout"}, "responsible_manager", "Invalid pk"),
+    ],
+)
+def test_bad_changes_are_refused_and_nothing_changes(
+    manager, scout, transfer_request, person, topics, overrides, field, message
+):
+    stranger = Organisation.objects.create(name="Andere GmbH")
+    elsewhere = Person.objects.create(first_name="Erik", last_name="Extern")
+    elsewhere.affiliations.create(organisation=stranger)
+    replacements = {"elsewhere": elsewhere.pk, "scout": scout.pk}
+    payload = {"title": "Neu", "priority": "high"} | {
+        k: replacements.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()
+    }
+    rows = transfer_request.history.count()
+    response = api(manager).patch(detail(transfer_request.pk), payload, format="json")
+    assert response.status_code == 400, response.content
+    assert message in str(response.json()[field])
+    transfer_request.refresh_from_db()
+    assert (transfer_request.title, transfer_request.priority) == (
+        "KI für die Qualitätsprüfung",
+        "normal",
+    )
+    assert transfer_request.contact_person == person
+    assert list(transfer_request.topics.all()) == [topics["ai"]]
+    assert transfer_request.history.count() == rows
+
+
+@pytest.mark.parametrize(
+    ("persona", "code"),
+    [("scout", 403), ("administration", 403), ("funder", 403), ("outsider", 403), (None, 401)],
+)
+def test_only_managers_change_requests(request, persona, code, transfer_request):
+    user = request.getfixturevalue(persona) if persona else None
+    response = api(user).patch(detail(transfer_request.pk), {"title": "Neu"}, format="json")
+    assert response.status_code == code
+    if persona in ("scout", "administration"):
+        assert response.json()["detail"] == "Only network managers may change transfer requests."
+    transfer_request.refresh_from_db()
+    assert transfer_request.title == "KI für die Qualitätsprüfung"
+
+
+def test_changing_a_missing_request_is_404(manager):
+    response = api(manager).patch(detail(10**6), {"title": "Neu"}, format="json")
+    assert response.status_code == 404
 
 
 # --- From a visit --------------------------------------------------------------------
@@ -698,7 +864,13 @@ def test_schema_documents_the_pipeline_api(manager):
     body = schema["components"]["schemas"]["AdvanceRequest"]["properties"]
     assert {"to", "expected_stage", "note", "closing_reason", "outcome"} <= set(body)
     assert "409" in body["expected_stage"]["description"]
-    assert not {"put", "patch", "delete"} & set(paths["/api/transfer-requests/{id}/"])
+    request_methods = set(paths["/api/transfer-requests/{id}/"])
+    assert "patch" in request_methods and not {"put", "delete"} & request_methods
+    patch = paths["/api/transfer-requests/{id}/"]["patch"]
+    assert "advance" in patch["description"] and "400" in patch["responses"]
+    change = schema["components"]["schemas"]["PatchedTransferRequestChangeRequest"]
+    assert "stage" not in change["properties"]
+    assert {"title", "topics", "contact_person", "expected_volume"} <= set(change["properties"])
     list_params = {p["name"] for p in paths["/api/transfer-requests/"]["get"]["parameters"]}
     assert {
         "stage",
@@ -716,3 +888,101 @@ def test_schema_documents_the_pipeline_api(manager):
     } <= list_params
     changes = paths["/api/transfer-requests/{id}/stage-changes/"]["get"]["responses"]["200"]
     assert changes["content"]["application/json"]["schema"]["type"] == "array"
+
+
+# --- Changes based on an old read (409) ----------------------------------------------
+
+
+def test_a_change_with_the_updated_at_read_is_saved(manager, transfer_request):
+    client = api(manager)
+    read = client.get(detail(transfer_request.pk)).json()
+
+    response = client.patch(
+        detail(transfer_request.pk),
+        {"title": "KI-Prüfstand", "updated_at": read["updated_at"]},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "KI-Prüfstand"
+    assert response.json()["updated_at"] != read["updated_at"]
+    assert transfer_request.history.first().history_user == manager
+
+
+def test_a_change_read_before_someone_elses_is_409_with_the_current_request(
+    manager, transfer_request, stages
+):
+    client = api(manager)
+    read = client.get(detail(transfer_request.pk)).json()
+    colleague = make_user("manager2", Role.NETWORK_MANAGER)
+    api(colleague).patch(detail(transfer_request.pk), {"priority": "high"}, format="json")
+    rows = transfer_request.history.count()
+
+    response = client.patch(
+        detail(transfer_request.pk),
+        {"title": "Mein Titel", "priority": "low", "updated_at": read["updated_at"]},
+        format="json",
+    )
+
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["code"] == "request_changed"
+    assert body["detail"] == (
+        "This request was changed by someone else meanwhile; reload it and make your change again."
+    )
+    current = body["current"]
+    assert (current["title"], current["priority"]) == ("KI für die Qualitätsprüfung", "high")
+    assert current["updated_at"] != read["updated_at"] and current["time_in_stages"]
+    transfer_request.refresh_from_db()
+    assert (transfer_request.title, transfer_request.priority) == (
+        "KI für die Qualitätsprüfung",
+        "high",
+    )
+    assert transfer_request.history.count() == rows
+    # A move counts as a change too; the updated_at answered with the 409 is current.
+    advance_request(transfer_request, to=stages["qualifiziert"], by=manager)
+    moved = client.patch(
+        detail(transfer_request.pk),
+        {"title": "Mein Titel", "updated_at": current["updated_at"]},
+        format="json",
+    )
+    assert moved.status_code == 409
+    again = client.patch(
+        detail(transfer_request.pk),
+        {"title": "Mein Titel", "updated_at": moved.json()["current"]["updated_at"]},
+        format="json",
+    )
+    assert again.status_code == 200, again.content
+
+
+@pytest.mark.parametrize("value", ["gestern", "", 17, None])
+def test_a_bad_updated_at_is_refused(manager, transfer_request, value):
+    response = api(manager).patch(
+        detail(transfer_request.pk), {"title": "Neu", "updated_at": value}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "updated_at" in response.json()
+    transfer_request.refresh_from_db()
+    assert transfer_request.title == "KI für die Qualitätsprüfung"
+
+
+def test_updated_at_is_not_a_field_to_change(manager, transfer_request):
+    stored = TransferRequest.objects.get(pk=transfer_request.pk).updated_at
+    # Equal to the stored one, so it is only the check; the save sets a new one.
+    response = api(manager).patch(
+        detail(transfer_request.pk),
+        {"priority": "low", "updated_at": stored.isoformat()},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert TransferRequest.objects.get(pk=transfer_request.pk).updated_at > stored
+
+
+def test_schema_documents_the_409_of_a_stale_change(manager):
+    schema = api(manager).get("/api/schema/", {"format": "json"}).json()
+    validate_schema(schema)
+    patch = schema["paths"]["/api/transfer-requests/{id}/"]["patch"]
+    assert "409" in patch["responses"]
+    change = schema["components"]["schemas"]["PatchedTransferRequestChangeRequest"]
+    assert "409" in change["properties"]["updated_at"]["description"]
+    assert "current" in schema["components"]["schemas"]["RequestConflict"]["properties"]

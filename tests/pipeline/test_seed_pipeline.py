@@ -81,6 +81,10 @@ def check_consistent(requests: list[TransferRequest]) -> None:
             assert outcome.date == timezone.localdate(request.stage_entered_at)
             if outcome.kind == Outcome.Kind.FUNDING_APPLICATION:
                 assert outcome.funding_programme
+            if outcome.innovation_introduced:  # only after research, only for SMEs (RCR03)
+                assert outcome.kind in demo.INNOVATION_KINDS
+                assert request.organisation.kind in ("sme", "start_up")
+                assert request.organisation.size_class != "large"
         if request.stage.kind == Stage.Kind.LOST:
             assert request.closing_reason
 
@@ -166,6 +170,13 @@ def test_bulk_path_writes_consistent_requests_with_history():
     # One historical "created" row per request, match and outcome, with the topic snapshot.
     for model in (TransferRequest, Match, Outcome):
         assert model.history.filter(history_type="+").count() == model.objects.count()
+    # About a third of the SMEs' research outcomes brought an innovation, recorded in both.
+    research = Outcome.objects.filter(kind__in=demo.INNOVATION_KINDS)
+    assert research.filter(innovation_introduced=True).exists()
+    assert research.filter(innovation_introduced=False).exists()
+    assert Outcome.history.filter(innovation_introduced=True).count() == (
+        Outcome.objects.filter(innovation_introduced=True).count()
+    )
     links = set(
         TransferRequest.topics.through.objects.values_list("transferrequest_id", "topic_id")
     )
