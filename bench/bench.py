@@ -47,8 +47,11 @@ TARGET_P95_MS = {
     "api": 150.0,
     "dashboard": 150.0,
     "metrics": 1000.0,
+    "indicators": 1000.0,  # the indicator dashboard renders in < 1 s (issue 5)
 }
 TARGET_METRICS_MS = 1000.0  # each pipeline metric for a year, computed in SQL
+TARGET_REPORT_S = 10.0  # a year's impact report, PDF + XLSX
+TARGET_REPORT_MB = 300.0  # … with peak memory below this
 TARGET_IMPORT_ROWS_PER_S = 5_000
 TARGET_IMPORT_SHARE_OF_COPY = 1 / 20
 
@@ -308,6 +311,18 @@ def scenarios(rng: random.Random) -> list[Scenario]:
         Scenario("Pipeline: Anfrage", "detail", pick(request_ids, "/pipeline/requests/{}/")),
         Scenario("Pipeline: Kennzahlen", "metrics", fixed("/pipeline/metrics/")),
         Scenario("API: Transferanfragen", "api", fixed("/api/transfer-requests/")),
+        Scenario("Indikatoren: Seite", "indicators", fixed("/berichte/indikatoren/")),
+        Scenario(
+            "Indikatoren: Tabelle neu berechnet",
+            "indicators",
+            fixed("/berichte/indikatoren/?part=table&refresh=1"),
+        ),
+        Scenario(
+            "Indikatoren: Datensätze RCO01",
+            "indicators",
+            fixed("/berichte/indikatoren/RCO01/datensaetze/"),
+        ),
+        Scenario("Wirkungsberichte: Liste", "list", fixed("/berichte/"), username="verwaltung"),
     ]
 
 
@@ -490,6 +505,91 @@ def run_metrics(*, repeat: int = 5) -> dict[str, Any]:
         "target_ms": TARGET_METRICS_MS,
         "functions": results,
         "ok": all(r["ok"] for r in results),
+    }
+
+
+# --- Impact reports ------------------------------------------------------------------
+
+
+def run_reporting() -> dict[str, Any]:
+    """Indicator totals called directly, and a year's and a quarter's report generated
+    and published from the shell (``impact_report``) in a child process: wall time and
+    the child's peak memory (maximum resident set size)."""
+    import resource
+    import subprocess
+    import tempfile
+
+    from django.utils import timezone
+
+    from reporting import queries
+    from reporting.periods import Period
+
+    today = timezone.localdate()
+    last_quarter = Period.containing_quarter(today).previous()
+    last_year = Period.year(today.year - 1)
+    totals = []
+    for label, period in (("quarter", last_quarter), ("year", last_year)):
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            queries.totals(queries.Scope(period))
+            timings.append((time.perf_counter() - started) * 1000)
+        row = {"period": period.code, "kind": label, "median_ms": round(statistics.median(timings))}
+        print(f"  totals {period.code}: median {row['median_ms']} ms", flush=True)
+        totals.append(row)
+    reports = []
+    for period in (last_year, last_quarter):
+        with tempfile.TemporaryDirectory() as out:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            started = time.perf_counter()
+            done = subprocess.run(  # noqa: S603 - our own command with fixed arguments
+                [
+                    sys.executable,
+                    "manage.py",
+                    "impact_report",
+                    "--period",
+                    period.code,
+                    "--format",
+                    "pdf,xlsx",
+                    "--out",
+                    out,
+                    "--publish",
+                    "--user",
+                    "verwaltung",
+                ],  # fmt: skip
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            seconds = time.perf_counter() - started
+            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            sizes = {p.suffix: p.stat().st_size for p in Path(out).iterdir()}
+        row = {
+            "period": period.code,
+            "seconds": round(seconds, 1),
+            "peak_mb": round(peak_mb),
+            # ru_maxrss of children is the largest child so far: the first report's.
+            "peak_may_be_earlier_child": peak_mb <= before / 1024,
+            "pdf_bytes": sizes.get(".pdf"),
+            "xlsx_bytes": sizes.get(".xlsx"),
+            "ok": done.returncode == 0
+            and seconds <= TARGET_REPORT_S
+            and peak_mb <= TARGET_REPORT_MB,
+            "output": (done.stdout + done.stderr)[-600:],
+        }
+        print(
+            f"  report {period.code}: {row['seconds']} s, peak {row['peak_mb']} MB, "
+            f"exit {done.returncode}",
+            flush=True,
+        )
+        reports.append(row)
+    return {
+        "totals": totals,
+        "reports": reports,
+        "target_s": TARGET_REPORT_S,
+        "target_mb": TARGET_REPORT_MB,
+        "ok": all(r["ok"] for r in reports),
     }
 
 
@@ -751,6 +851,7 @@ def main() -> int:
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--skip-requests", action="store_true")
     parser.add_argument("--skip-metrics", action="store_true")
+    parser.add_argument("--skip-reports", action="store_true")
     parser.add_argument("--only", help="Run only scenarios whose name contains this text.")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--strict", action="store_true", help="Exit 1 when a target is missed.")
@@ -786,6 +887,11 @@ def main() -> int:
     if not args.skip_metrics and (not args.only or args.only.lower() in "pipeline: kennzahlen"):
         print("Pipeline metrics for the last 365 days (called directly):")
         metrics = run_metrics()
+    reporting = None
+    if not args.skip_reports and (not args.only or args.only.lower() in "wirkungsbericht"):
+        print("Impact reports (indicators called directly, reports from the shell):")
+        reporting = run_reporting()
+    report["reporting"] = reporting
     imported = None
     if not args.skip_import:
         print(f"Import throughput ({args.import_rows:,} rows):")
@@ -806,6 +912,8 @@ def main() -> int:
         failed.append("Import")
     if metrics is not None and not metrics["ok"]:
         failed.append("Pipeline metrics")
+    if reporting is not None and not reporting["ok"]:
+        failed.append("Impact reports")
     if failed:
         print("Targets missed: " + ", ".join(failed))
     return 1 if failed and args.strict else 0

@@ -15,4 +15,14 @@ app.conf.beat_schedule = {
         "task": "scouting.tasks.send_daily_digest",
         "schedule": crontab(hour=6, minute=30),
     },
+    # Every morning; the task itself knows whether a finished quarter's draft is due
+    # (first working day after the quarter, or later if beat was down) and makes it once.
+    "reporting-quarterly-draft": {
+        "task": "reporting.tasks.create_quarterly_draft",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "reporting-warm-dashboard": {
+        "task": "reporting.tasks.warm_dashboard",
+        "schedule": crontab(hour=6, minute=15),
+    },
 }

@@ -103,6 +103,7 @@ PERMISSIONS: dict[Role, list[str]] = {
         "pipeline.add_outcome",
         "pipeline.change_outcome",
         "pipeline.delete_outcome",
+        "reporting.view_report",
     ],
     Role.ADMINISTRATION: _REFERENCE_VIEW
     + _CONTACT_WORK
@@ -153,8 +154,14 @@ PERMISSIONS: dict[Role, list[str]] = {
         "pipeline.view_stagechange",
         "pipeline.view_match",
         "pipeline.view_outcome",
+        "reporting.view_report",
+        "reporting.add_report",
+        "reporting.change_report",
+        "reporting.delete_report",
+        "reporting.publish_report",
     ],
-    Role.FUNDING_VIEWER: [],
+    # Published reports only (Report.objects.for_user).
+    Role.FUNDING_VIEWER: ["reporting.view_report"],
 }
 
 

@@ -352,3 +352,13 @@ LOGGING = {
 
 # Region shown in page titles and reports.
 REGION_NAME = env.str("REGION_NAME", default="Zukunftsregion Südostniedersachsen")
+
+# Impact reports: the programme named on the cover and an optional logo (PNG or JPEG);
+# without a logo the cover shows a placeholder.
+REPORT_REGION_NAME = REGION_NAME
+REPORT_PROGRAMME_NAME = env.str(
+    "REPORT_PROGRAMME_NAME", default="Innovations- und Transfernetzwerk der Region"
+)
+REPORT_LOGO = env.str("REPORT_LOGO", default="")
+if REPORT_LOGO and not Path(REPORT_LOGO).is_file():
+    raise ImproperlyConfigured(f"REPORT_LOGO: no file at {REPORT_LOGO}")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("scouting.urls")),
     path("calendar/", include("scouting.calendar_urls")),
     path("pipeline/", include("pipeline.urls")),
+    path("berichte/", include("reporting.urls")),
     path("data/", include("crm.dataio.urls")),
     path("api/", include("crm.api.urls")),
     path("accounts/", include("allauth.urls")),

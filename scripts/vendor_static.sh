@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
 v=static/vendor
-rm -rf "$v" && mkdir -p "$v"/{bootstrap,bootstrap-icons,chart.js,cytoscape,idb,leaflet,sortablejs}
+rm -rf "$v" && mkdir -p "$v"/{bootstrap,bootstrap-icons,chart.js,cytoscape,dejavu-fonts,idb,leaflet,sortablejs}
 cp node_modules/bootstrap/dist/css/bootstrap.min.css{,.map} "$v/bootstrap/"
 cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js{,.map} "$v/bootstrap/"
 cp node_modules/bootstrap/LICENSE "$v/bootstrap/"
@@ -17,6 +17,9 @@ cp node_modules/chart.js/dist/chart.umd.min.js{,.map} "$v/chart.js/"
 cp node_modules/chart.js/LICENSE.md "$v/chart.js/"
 cp node_modules/cytoscape/dist/cytoscape.min.js "$v/cytoscape/"
 cp node_modules/cytoscape/LICENSE "$v/cytoscape/"
+# TTF fonts embedded in the PDF reports (reporting/pdf.py): ä ö ü ß € in every viewer
+cp node_modules/dejavu-fonts-ttf/ttf/DejaVuSans.ttf node_modules/dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf "$v/dejavu-fonts/"
+cp node_modules/dejavu-fonts-ttf/LICENSE "$v/dejavu-fonts/"
 cp node_modules/idb/build/umd.js "$v/idb/idb.umd.js"
 cp node_modules/idb/LICENSE "$v/idb/"
 cp node_modules/leaflet/dist/leaflet.js{,.map} node_modules/leaflet/dist/leaflet.css "$v/leaflet/"

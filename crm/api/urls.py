@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from pipeline import api as pipeline_api
+from reporting import api as reporting_api
 from scouting import api as scouting_api
 
 from . import views
@@ -29,6 +30,7 @@ router.register(
 router.register("stages", pipeline_api.StageViewSet, basename="stage")
 router.register("matches", pipeline_api.MatchViewSet, basename="match")
 router.register("outcomes", pipeline_api.OutcomeViewSet, basename="outcome")
+router.register("reports", reporting_api.ReportViewSet, basename="report")
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="token"),

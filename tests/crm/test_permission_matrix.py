@@ -32,6 +32,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from crm.models import ConsentRecord, ImportJob, Note, Organisation, Relationship
 from pipeline.services import create_request, propose_match, record_outcome
 from pipeline.stages import install_default_stages
+from reporting import services as report_services
+from reporting.periods import Period
 from scouting.models import InterviewGuide
 from scouting.services import propose_follow_up, record_visit
 
@@ -137,6 +139,27 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "pipeline:outcome_add": POST_ONLY,
     "pipeline:follow_up_add": POST_ONLY,
     "pipeline:request_history": CRM_RECORD,
+    "pipeline:board_cards": CRM_LIST,
+    "pipeline:request_contacts": VISIT_WRITE,
+    # --- reporting: the fixture report is published ---
+    "reporting:dashboard": MANAGER_ACTION,
+    "reporting:dashboard_part": MANAGER_ACTION,
+    "reporting:records": MANAGER_ACTION,
+    "reporting:records_export": ADMINISTRATION_ONLY,
+    # Funders read published reports (drafts do not exist for them).
+    "reporting:report_list": statuses(scout=403, outsider=403),
+    "reporting:report_create": POST_ONLY,
+    "reporting:report_detail": statuses(scout=403, outsider=403),
+    "reporting:report_progress": statuses(scout=403, outsider=403),
+    "reporting:report_download": statuses(scout=403, outsider=403),
+    "reporting:report_compute": POST_ONLY,
+    "reporting:report_regenerate": POST_ONLY,
+    "reporting:report_narrative": POST_ONLY,
+    "reporting:report_publish": POST_ONLY,
+    # Comparing lists records: staff only; version 1 has nothing to compare with.
+    "reporting:report_compare": statuses(
+        scout=403, funder=403, outsider=403, manager=404, administration=404
+    ),
     # --- calendar subscription of follow-ups ---
     "calendar:settings": CRM_LIST,
     "calendar:create": POST_ONLY,
@@ -198,6 +221,9 @@ EXPECTATIONS: dict[str, dict[str, int]] = {
     "api:match-status": statuses(anon=401, others=405, funder=403, outsider=403),
     "api:outcome-list": API,
     "api:outcome-detail": API,
+    "api:report-list": statuses(anon=401, scout=403, outsider=403),
+    "api:report-detail": statuses(anon=401, scout=403, outsider=403),
+    "api:report-files": statuses(anon=401, scout=403, outsider=403),
     # --- sign-in, password, two-factor (django-allauth) ---
     "account_login": statuses(anon=200, others=302),
     "account_logout": statuses(anon=302),
@@ -269,10 +295,14 @@ OBJECT_BY_SEGMENT = {
     "matches": "match",
     "outcomes": "outcome",
     "stages": "stage",
+    "berichte": "report",
+    "reports": "report",
 }
 # Values for other parameters, by name: a constant or a function of the objects.
 PARAM_VALUES: dict[str, Any] = {
     "uuid": lambda objects: objects["import_job"].uuid,
+    "code": "RCO01",
+    "kind": "pdf",
     "format": "json",
     "token": "not-a-valid-token",
     "key": "not-a-valid-key",
@@ -416,7 +446,11 @@ def objects(region, topics, organisation, person, scout, manager, administration
         organisation=organisation, by=scout, title="Prüfstand", kind="testing", source="phone"
     )
     match = propose_match(transfer_request, partner=partner, by=manager)
+    report = report_services.create_report(period=Period.quarter(2026, 3), by=administration)
+    report_services.compute_report(report.pk)
+    report = report_services.publish_report(report.pk, by=administration)
     return {
+        "report": report,
         "transfer_request": transfer_request,
         "match": match,
         "outcome": record_outcome(transfer_request, kind="other", by=manager),

@@ -42,7 +42,9 @@ def test_compiled_catalogue_matches_the_po_file():
     entries = [e for e in _entries((LOCALE / "django.po").read_text()) if _msgid(e)]
     with open(LOCALE / "django.mo", "rb") as handle:
         catalogue = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-    compiled = {k if isinstance(k, str) else k[0] for k in catalogue if k}
+    # Keys are msgids, (msgid, n) for plurals, and "context\x04msgid" with a context.
+    keys = {k if isinstance(k, str) else k[0] for k in catalogue if k}
+    compiled = keys | {k.split("\x04", 1)[1] for k in keys if "\x04" in k}
     missing = [_msgid(e) for e in entries if _msgid(e) not in compiled]
     assert missing == [], f"run compilemessages; not in django.mo: {missing[:5]}"
 

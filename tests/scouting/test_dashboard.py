@@ -84,7 +84,11 @@ def test_visits_since_previous_login(client, organisation, scout, manager):
 
 
 def test_funder_and_administration_panels(client_as, administration, funder):
-    assert client_as(funder).get(reverse("crm:home")).context["panels"] == []
+    # Funders get no scouting panel (only the published reports).
+    funder_panels = [
+        p.template for p in client_as(funder).get(reverse("crm:home")).context["panels"]
+    ]
+    assert funder_panels == ["reporting/_panel_reports.html"]
     admin_panels = [
         p.template for p in client_as(administration).get(reverse("crm:home")).context["panels"]
     ]

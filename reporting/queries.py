@@ -1,0 +1,1012 @@
+"""The indicators of the impact report: one registry, each computed in SQL.
+
+Every indicator counts records of one *subject* — organisations, visits, transfer
+requests or follow-ups. For a scope (a period and optionally some districts) each
+subject has one *facts* queryset: the records that matter in the period, with one
+boolean column per indicator saying whether the record counts for it. Figures are
+conditional aggregates over those facts (one statement per subject for all totals, one
+per breakdown), and the drill-down list of a figure is the same facts filtered by the
+same condition — so what a figure says and the records it links to cannot disagree.
+
+Counting rules common to all indicators (each indicator's own rule says the rest):
+
+- A record counts in a period by the date the event *happened* (visit date, date a
+  request was received, stage change, match decision or outcome date), in local time
+  (Europe/Berlin), both period days inclusive — never by when it was typed in.
+- Organisations are counted once per indicator and period however many events they had.
+- Enterprises are organisations of kind SME, large enterprise or start-up; research
+  institutions those of kind university or research institute.
+- The scope's districts are those of the organisation the event is about (for RCO07: of
+  the enterprise in the joint project; the research institution may be anywhere).
+- Only submitted visits count, drafts never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from itertools import count
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from crm.models import District, Municipality, Organisation, SizeClass, Topic
+from pipeline.models import Match, Outcome, Stage, TransferRequest
+from pipeline.queries import COOPERATION_STAGE_KEY
+from scouting.models import FollowUp, Visit
+
+from .facts import ENTERPRISE, RESEARCH, SME, Facts, FactsBuilder
+from .periods import Period
+
+# --- Vocabulary ------------------------------------------------------------------------
+
+
+class Subject(StrEnum):
+    ORGANISATION = "organisation"
+    VISIT = "visit"
+    REQUEST = "request"
+    FOLLOW_UP = "follow_up"
+
+
+class Unit(StrEnum):
+    ENTERPRISES = "enterprises"
+    ORGANISATIONS = "organisations"
+    VISITS = "visits"
+    REQUESTS = "requests"
+    FOLLOW_UPS = "follow_ups"
+    PERCENT = "percent"
+
+    @property
+    def label(self) -> str:
+        return {
+            Unit.ENTERPRISES: _("enterprises"),
+            Unit.ORGANISATIONS: _("organisations"),
+            Unit.VISITS: _("visits"),
+            Unit.REQUESTS: _("requests"),
+            Unit.FOLLOW_UPS: _("follow-ups"),
+            Unit.PERCENT: "%",
+        }[self]
+
+
+class Breakdown(StrEnum):
+    SIZE_CLASS = "size_class"
+    DISTRICT = "district"
+    AREA_TYPE = "area_type"
+    TOPIC = "topic"
+    OUTCOME = "outcome"
+
+    @property
+    def label(self) -> str:
+        return {
+            Breakdown.SIZE_CLASS: _("size class"),
+            Breakdown.DISTRICT: _("district"),
+            Breakdown.AREA_TYPE: _("rural/urban"),
+            Breakdown.TOPIC: _("topic"),
+            Breakdown.OUTCOME: _("outcome"),
+        }[self]
+
+
+UNKNOWN = ""  # breakdown key of records without the attribute (no size, no municipality …)
+
+STANDARD = (Breakdown.SIZE_CLASS, Breakdown.DISTRICT, Breakdown.AREA_TYPE, Breakdown.TOPIC)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a figure is about: a period and, optionally, some districts (by id)."""
+
+    period: Period
+    district_ids: tuple[int, ...] = ()
+
+    def with_period(self, period: Period) -> Scope:
+        return Scope(period, self.district_ids)
+
+
+# --- The indicators --------------------------------------------------------------------
+
+
+# An SQL condition on the subject's facts: ``ev.<event flag>`` and ``o.<column of the
+# organisation>`` (see reporting.facts).
+Condition = str
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    version: int
+    name: str  # German
+    name_en: str
+    unit: Unit
+    subject: Subject
+    rule: str  # German, precise
+    rule_en: str
+    condition: Condition  # which of the subject's facts count
+    breakdowns: tuple[Breakdown, ...] = STANDARD
+    # Percentages: ``condition`` is the numerator, ``base`` the denominator (both on the
+    # same facts); the drill-down lists the denominator with a column for the numerator.
+    base: Condition | None = None
+
+    @property
+    def column(self) -> str:
+        return f"c_{self.code.lower()}"
+
+    @property
+    def base_column(self) -> str:
+        return f"b_{self.code.lower()}"
+
+    @property
+    def is_share(self) -> bool:
+        return self.base is not None
+
+    def definition(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "version": self.version,
+            "name": self.name,
+            "name_en": self.name_en,
+            "unit": str(self.unit),
+            "subject": str(self.subject),
+            "rule": self.rule,
+            "rule_en": self.rule_en,
+            "breakdowns": [str(b) for b in self.breakdowns],
+        }
+
+
+SUPPORT_RULE = (
+    "mindestens ein Unterstützungsereignis im Zeitraum: ein eingereichter "
+    "Unternehmensbesuch, eine eingegangene Transferanfrage, ein vorgeschlagener "
+    "Forschungspartner oder ein festgehaltenes Ergebnis zu einer ihrer Transferanfragen"
+)
+SUPPORT_RULE_EN = (
+    "at least one support event in the period: a submitted company visit, a transfer "
+    "request received, a research partner proposed or an outcome recorded for one of "
+    "its transfer requests"
+)
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        code="RCO01",
+        version=1,
+        name="Unterstützte Unternehmen",
+        name_en="Enterprises supported",
+        unit=Unit.ENTERPRISES,
+        subject=Subject.ORGANISATION,
+        rule=f"Unternehmen (KMU, Großunternehmen, Start-ups) mit {SUPPORT_RULE}; "
+        "jedes Unternehmen einmal je Zeitraum. Das Programm vergibt keine Zuschüsse oder "
+        "Finanzierungsinstrumente, daher gleicht RCO01 hier RCO04.",
+        rule_en=f"Enterprises (SMEs, large enterprises, start-ups) with {SUPPORT_RULE_EN}; "
+        "each enterprise once per period. The programme gives no grants or financial "
+        "instruments, so RCO01 equals RCO04 here.",
+        condition=f"{ENTERPRISE} AND ev.support = 1",
+    ),
+    Indicator(
+        code="RCO04",
+        version=1,
+        name="Unternehmen mit nichtfinanzieller Unterstützung",
+        name_en="Enterprises with non-financial support",
+        unit=Unit.ENTERPRISES,
+        subject=Subject.ORGANISATION,
+        rule=f"Unternehmen mit {SUPPORT_RULE} — Beratung, Vermittlung und Begleitung "
+        "sind nichtfinanzielle Unterstützung; jedes Unternehmen einmal je Zeitraum.",
+        rule_en=f"Enterprises with {SUPPORT_RULE_EN} — advice, matching and guidance are "
+        "non-financial support; each enterprise once per period.",
+        condition=f"{ENTERPRISE} AND ev.support = 1",
+    ),
+    Indicator(
+        code="RCO05",
+        version=1,
+        name="Unterstützte neue Unternehmen",
+        name_en="New enterprises supported",
+        unit=Unit.ENTERPRISES,
+        subject=Subject.ORGANISATION,
+        rule="Unterstützte Unternehmen (wie RCO01), deren erstes Unterstützungsereignis im "
+        "Zeitraum weniger als drei Jahre nach der Gründung lag. Erfasst ist nur das "
+        "Gründungsjahr; gezählt wird, wenn das Ereignis vor dem 1. Januar des dritten "
+        "Jahres nach dem Gründungsjahr lag (Gründung 2024: Ereignis bis 31.12.2026) — so "
+        "wird kein älteres Unternehmen gezählt. Ohne Gründungsjahr nicht gezählt.",
+        rule_en="Supported enterprises (as RCO01) whose first support event in the period "
+        "was less than three years after their founding. Only the founding year is "
+        "recorded; an enterprise counts when the event was before 1 January of the third "
+        "year after it (founded 2024: event by 31.12.2026), so no older enterprise is "
+        "counted. Without a founding year not counted.",
+        condition=f"{ENTERPRISE} AND ev.support = 1 AND o.founding_year IS NOT NULL "
+        "AND ev.first_year < o.founding_year + 3",
+    ),
+    Indicator(
+        code="RCO07",
+        version=1,
+        name="Forschungseinrichtungen in gemeinsamen Forschungsprojekten",
+        name_en="Research institutions participating in joint research projects",
+        unit=Unit.ORGANISATIONS,
+        subject=Subject.ORGANISATION,
+        rule="Hochschulen und Forschungseinrichtungen, die Partner eines im Zeitraum "
+        "festgehaltenen Ergebnisses „Gemeinsames FuE-Projekt“ einer Transferanfrage sind; "
+        "jede Einrichtung einmal je Zeitraum, gleich wo sie liegt. Bei einer Auswahl von "
+        "Landkreisen zählt der Sitz des anfragenden Unternehmens.",
+        rule_en="Universities and research institutes that are the partner of a 'joint R&D "
+        "project' outcome of a transfer request recorded in the period; each once per "
+        "period, wherever it is. With selected districts, the requesting enterprise's "
+        "district decides.",
+        condition=f"{RESEARCH} AND ev.partner = 1",
+        breakdowns=(Breakdown.DISTRICT, Breakdown.AREA_TYPE),
+    ),
+    Indicator(
+        code="RCO10",
+        version=1,
+        name="Mit Forschungseinrichtungen kooperierende Unternehmen",
+        name_en="Enterprises cooperating with research institutions",
+        unit=Unit.ENTERPRISES,
+        subject=Subject.ORGANISATION,
+        rule="Unternehmen mit einem im Zeitraum festgehaltenen Ergebnis „Gemeinsames "
+        "FuE-Projekt“ mit einer Hochschule oder Forschungseinrichtung als Partner. "
+        "Auftragsforschung, Prüfleistungen und andere reine Dienstleistungskäufe zählen "
+        "nicht. Jedes Unternehmen einmal je Zeitraum.",
+        rule_en="Enterprises with a 'joint R&D project' outcome recorded in the period whose "
+        "partner is a university or research institute. Contract research, testing and "
+        "other mere purchases of services do not count. Each enterprise once per period.",
+        condition=f"{ENTERPRISE} AND ev.joint = 1",
+    ),
+    Indicator(
+        code="RCR03",
+        version=1,
+        name="KMU mit Produkt- oder Prozessinnovation",
+        name_en="SMEs introducing product or process innovation",
+        unit=Unit.ENTERPRISES,
+        subject=Subject.ORGANISATION,
+        rule="KMU und Start-ups (nicht Großunternehmen, nicht Größenklasse „groß“) mit einem "
+        "im Zeitraum festgehaltenen Ergebnis, bei dem „Produkt- oder Prozessinnovation "
+        "eingeführt“ angegeben ist — nur, wo erfasst. Jedes Unternehmen einmal je Zeitraum.",
+        rule_en="SMEs and start-ups (not large enterprises, not size class 'large') with an "
+        "outcome recorded in the period marked 'product or process innovation introduced' "
+        "— only where recorded. Each enterprise once per period.",
+        condition=f"{SME} AND o.size_class <> 'large' AND ev.innovation = 1",
+    ),
+    Indicator(
+        code="VISITS",
+        version=1,
+        name="Unternehmensbesuche",
+        name_en="Company visits",
+        unit=Unit.VISITS,
+        subject=Subject.VISIT,
+        rule="Eingereichte Besuche mit Besuchsdatum im Zeitraum (vor Ort, per Video, Telefon "
+        "oder auf einer Veranstaltung); Entwürfe zählen nicht. Jeder Besuch einmal, auch "
+        "wenn mehrere Scouts teilnahmen.",
+        rule_en="Submitted visits dated in the period (on site, video, phone or at an "
+        "event); drafts do not count. Each visit once, however many scouts took part.",
+        condition="ev.visit = 1",
+    ),
+    Indicator(
+        code="ORGS_VISITED",
+        version=1,
+        name="Besuchte Organisationen",
+        name_en="Organisations visited",
+        unit=Unit.ORGANISATIONS,
+        subject=Subject.ORGANISATION,
+        rule="Organisationen jeder Art mit mindestens einem eingereichten Besuch im "
+        "Zeitraum; jede einmal je Zeitraum.",
+        rule_en="Organisations of any kind with at least one submitted visit in the period; "
+        "each once per period.",
+        condition="ev.visited = 1",
+    ),
+    Indicator(
+        code="REQ_RECEIVED",
+        version=1,
+        name="Eingegangene Transferanfragen",
+        name_en="Transfer requests received",
+        unit=Unit.REQUESTS,
+        subject=Subject.REQUEST,
+        rule="Transferanfragen mit Eingangsdatum im Zeitraum.",
+        rule_en="Transfer requests received in the period.",
+        condition="ev.received = 1",
+    ),
+    Indicator(
+        code="REQ_MATCHED",
+        version=1,
+        name="Vermittelte Transferanfragen",
+        name_en="Transfer requests matched",
+        unit=Unit.REQUESTS,
+        subject=Subject.REQUEST,
+        rule="Transferanfragen, bei denen im Zeitraum ein Forschungspartner zugesagt hat "
+        "(Vermittlung „angenommen“, Entscheidungsdatum im Zeitraum); jede Anfrage einmal.",
+        rule_en="Transfer requests for which a research partner accepted in the period "
+        "(match 'accepted', decided in the period); each request once.",
+        condition="ev.matched = 1",
+    ),
+    Indicator(
+        code="REQ_COOPERATION",
+        version=1,
+        name="Transferanfragen in Kooperation",
+        name_en="Transfer requests in cooperation",
+        unit=Unit.REQUESTS,
+        subject=Subject.REQUEST,
+        rule="Transferanfragen, die im Zeitraum in die Phase „In Kooperation“ oder eine "
+        "spätere Fortschrittsphase (z. B. „Erfolgreich abgeschlossen“) gewechselt sind; "
+        "jede Anfrage einmal.",
+        rule_en="Transfer requests that moved in the period into the stage 'in cooperation' "
+        "or a later progress stage (e.g. 'successfully closed'); each request once.",
+        condition="ev.cooperation = 1",
+    ),
+    Indicator(
+        code="REQ_CLOSED",
+        version=1,
+        name="Abgeschlossene Transferanfragen nach Ergebnis",
+        name_en="Transfer requests closed, by outcome",
+        unit=Unit.REQUESTS,
+        subject=Subject.REQUEST,
+        rule="Transferanfragen, die im Zeitraum in eine abschließende Phase (erfolgreich "
+        "oder ohne Ergebnis) gewechselt sind; jede Anfrage einmal. Nach Ergebnis "
+        "aufgeschlüsselt zählt eine Anfrage mit mehreren Ergebnisarten bei jeder.",
+        rule_en="Transfer requests that moved in the period into a closing stage (won or "
+        "lost); each request once. By outcome, a request with several kinds of outcome "
+        "counts under each.",
+        condition="ev.closed = 1",
+        breakdowns=(Breakdown.OUTCOME, *STANDARD),
+    ),
+    Indicator(
+        code="FOLLOW_UPS_ON_TIME",
+        version=1,
+        name="Fristgerecht erledigte Wiedervorlagen",
+        name_en="Follow-ups completed on time",
+        unit=Unit.FOLLOW_UPS,
+        subject=Subject.FOLLOW_UP,
+        rule="Wiedervorlagen mit Fälligkeitsdatum, die im Zeitraum erledigt wurden, und "
+        "zwar spätestens am Fälligkeitstag (Ortszeit). Wiedervorlagen ohne Organisation "
+        "zählen nur für die ganze Region.",
+        rule_en="Follow-ups with a due date completed in the period, on or before the due "
+        "day (local time). Follow-ups without an organisation count only for the whole "
+        "region.",
+        condition="ev.on_time = 1",
+        breakdowns=(Breakdown.DISTRICT, Breakdown.AREA_TYPE),
+    ),
+    Indicator(
+        code="RURAL_SHARE",
+        version=1,
+        name="Anteil der Besuche in ländlichen Gemeinden",
+        name_en="Share of visits in rural municipalities",
+        unit=Unit.PERCENT,
+        subject=Subject.VISIT,
+        rule="Anteil der eingereichten Besuche im Zeitraum bei Organisationen in einer "
+        "ländlichen Gemeinde an allen eingereichten Besuchen im Zeitraum bei Organisationen "
+        "mit bekannter Gemeinde, in Prozent mit einer Nachkommastelle.",
+        rule_en="Share of the submitted visits in the period at organisations in a rural "
+        "municipality among all submitted visits in the period at organisations whose "
+        "municipality is known, in percent with one decimal.",
+        condition="m.area_type = 'rural'",
+        base="m.id IS NOT NULL",
+        breakdowns=(Breakdown.SIZE_CLASS, Breakdown.DISTRICT, Breakdown.TOPIC),
+    ),
+    Indicator(
+        code="GREEN_SKILLS",
+        version=1,
+        name="Interesse an der Green-Skills-Kampagne",
+        name_en="Interest in the green-skills campaign",
+        unit=Unit.ORGANISATIONS,
+        subject=Subject.ORGANISATION,
+        rule="Organisationen mit mindestens einem eingereichten Besuch im Zeitraum, bei dem "
+        "Interesse an der Green-Skills-Kampagne festgehalten wurde; jede einmal je Zeitraum.",
+        rule_en="Organisations with at least one submitted visit in the period that recorded "
+        "interest in the green-skills campaign; each once per period.",
+        condition="ev.green = 1",
+    ),
+)
+
+REGISTRY: dict[str, Indicator] = {indicator.code: indicator for indicator in INDICATORS}
+
+
+def indicator(code: str) -> Indicator:
+    """The indicator with ``code`` (case-insensitive); KeyError if there is none."""
+    return REGISTRY[code.upper()]
+
+
+def indicators_of(subject: Subject) -> list[Indicator]:
+    return [i for i in INDICATORS if i.subject == subject]
+
+
+# --- Events in a scope -----------------------------------------------------------------
+
+
+class _Events:
+    """The conditions of a scope as Q objects on the subjects' models.
+
+    Sets of events are subqueries of ids (``pk__in``), which the database evaluates once
+    per statement and looks up by hash — not once per row."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.start_at = scope.period.start_at
+        self.end_at = scope.period.end_at
+
+    # Scope
+
+    def _org_scope(self, prefix: str = "") -> Q:
+        if not self.scope.district_ids:
+            return Q()
+        return Q(**{f"{prefix}municipality__district_id__in": self.scope.district_ids})
+
+    @cached_property
+    def in_scope(self) -> Q:
+        """On organisations: inside the scope's districts (always true for the region)."""
+        return self._org_scope()
+
+    # Event sets (ids of organisations)
+
+    def _in_period(self, field: str) -> dict[str, Any]:
+        return {f"{field}__gte": self.start_at, f"{field}__lt": self.end_at}
+
+    @cached_property
+    def visits(self) -> QuerySet[Visit]:
+        return Visit.objects.submitted().filter(
+            self._org_scope("organisation__"), **self._in_period("visited_at")
+        )
+
+    @cached_property
+    def requests_received(self) -> QuerySet[TransferRequest]:
+        return TransferRequest.objects.filter(
+            self._org_scope("organisation__"), **self._in_period("created_at")
+        )
+
+    @cached_property
+    def matches_proposed(self) -> QuerySet[Match]:
+        return Match.objects.filter(
+            self._org_scope("request__organisation__"), **self._in_period("proposed_at")
+        )
+
+    @cached_property
+    def outcomes(self) -> QuerySet[Outcome]:
+        return Outcome.objects.filter(
+            self._org_scope("request__organisation__"),
+            date__gte=self.scope.period.start,
+            date__lte=self.scope.period.end,
+        )
+
+    @cached_property
+    def joint_outcomes(self) -> QuerySet[Outcome]:
+        return self.outcomes.filter(
+            kind=Outcome.Kind.JOINT_RD, partner__kind__in=Organisation.RESEARCH_KINDS
+        )
+
+    @cached_property
+    def requests_with_events(self) -> QuerySet[TransferRequest]:
+        """Requests with a support event in the period: received, a partner proposed or
+        an outcome recorded (what an organisation's topics are read from)."""
+        return TransferRequest.objects.filter(
+            Q(pk__in=self.requests_received.values("pk"))
+            | Q(pk__in=self.matches_proposed.values("request_id"))
+            | Q(pk__in=self.outcomes.values("request_id"))
+        )
+
+
+def cooperation_stage_ids() -> list[int]:
+    """The cooperation stage and every progress stage after it (open or won)."""
+    progress = list(
+        Stage.objects.filter(kind__in=(Stage.Kind.OPEN, Stage.Kind.WON))
+        .order_by("position", "pk")
+        .values_list("pk", "key", "kind")
+    )
+    keys = [key for _pk, key, _kind in progress]
+    if COOPERATION_STAGE_KEY in keys:
+        return [pk for pk, _key, _kind in progress[keys.index(COOPERATION_STAGE_KEY) :]]
+    return [pk for pk, _key, kind in progress if kind == Stage.Kind.WON]
+
+
+# --- Facts -----------------------------------------------------------------------------
+
+
+def _facts(subject: Subject, events: _Events) -> Facts:
+    """One row per record of ``subject`` with an event in the scope: ``id``,
+    ``size_class``, ``district`` (key), ``area_type``, ``org_id`` and a 0/1 column per
+    indicator (``c_rco01`` …; percentages also ``b_<code>``)."""
+    conditions: dict[str, str] = {}
+    for item in indicators_of(subject):
+        conditions[item.column] = item.condition
+        if item.base is not None:
+            conditions[item.base_column] = item.base
+    return FactsBuilder(events).facts(str(subject), conditions)
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def _sums(users: Sequence[Indicator]) -> tuple[str, list[str]]:
+    """SUM expressions over ``f`` and their names: ``a_<column>`` per indicator, for a
+    percentage also ``a_<base>`` (numerator within the base) and ``n_<base>`` (base)."""
+    expressions, names = [], []
+    for item in users:
+        expressions.append(f"SUM(f.{item.column})")
+        names.append(f"a_{item.column}")
+        if item.is_share:
+            expressions.append(f"SUM(f.{item.column} * f.{item.base_column})")
+            names.append(f"a_{item.base_column}")
+            expressions.append(f"SUM(f.{item.base_column})")
+            names.append(f"n_{item.base_column}")
+    return ", ".join(expressions), names
+
+
+class Computation:
+    """The facts of one scope, each subject's computed once into a temporary table that
+    every figure, breakdown and evidence list of that scope then reads. Use through
+    ``computing(scope)``."""
+
+    _serial = count(1)
+
+    def __init__(self, scope: Scope, *, materialize: bool = True) -> None:
+        self.scope = scope
+        self.events = _Events(scope)
+        self.materialize = materialize
+        self.tables: dict[Subject, str] = {}
+
+    def source(self, subject: Subject) -> tuple[str, list[Any]]:
+        """What to select the facts from: the temporary table, or the statement itself
+        when this computation reads each subject only once."""
+        if self.materialize:
+            return self.table(subject), []
+        facts = _facts(subject, self.events)
+        return f"({facts.sql})", list(facts.params)
+
+    def table(self, subject: Subject) -> str:
+        if subject not in self.tables:
+            facts = _facts(subject, self.events)
+            name = f"reporting_facts_{next(self._serial)}"
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+                cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {facts.sql}", facts.params)
+            self.tables[subject] = name
+        return self.tables[subject]
+
+    def drop(self) -> None:
+        with connection.cursor() as cursor:
+            for name in self.tables.values():
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        self.tables.clear()
+
+
+@contextmanager
+def computing(scope: Scope, *, materialize: bool = True) -> Iterator[Computation]:
+    """A computation in one transaction. On PostgreSQL without JIT compilation (its
+    start-up cost exceeds these statements' run time) and with enough memory to hash
+    a year of events."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        computation = Computation(scope, materialize=materialize)
+        yield computation
+        computation.drop()  # on an error the rollback removes the tables
+
+
+WORK_MEM = "64MB"
+
+
+# --- Figures ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    key: str
+    label: str
+    value: int | float
+
+
+@dataclass(frozen=True)
+class Figure:
+    code: str
+    value: int | float
+    breakdowns: dict[str, list[BreakdownRow]] = field(default_factory=dict)
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def _value(item: Indicator, numbers: dict[str, Any]) -> int | float:
+    if item.is_share:
+        return _ratio(
+            int(numbers[f"a_{item.base_column}"] or 0), int(numbers[f"n_{item.base_column}"] or 0)
+        )
+    return int(numbers[f"a_{item.column}"] or 0)
+
+
+def totals(
+    scope: Scope, *, codes: Sequence[str] | None = None, computation: Computation | None = None
+) -> dict[str, int | float]:
+    """Every indicator's value (or those in ``codes``)."""
+    if computation is None:
+        # Totals alone read each subject's facts once anyway: no temporary tables.
+        with computing(scope, materialize=False) as computation:
+            return totals(scope, codes=codes, computation=computation)
+    wanted = [i for i in INDICATORS if codes is None or i.code in codes]
+    values: dict[str, int | float] = {}
+    for subject in Subject:
+        own = [i for i in wanted if i.subject == subject]
+        if not own:
+            continue
+        sums, names = _sums(own)
+        source, params = computation.source(subject)
+        (row,) = _fetch(f"SELECT {sums} FROM {source} f", params)
+        numbers = dict(zip(names, row, strict=True))
+        for item in own:
+            values[item.code] = _value(item, numbers)
+    return values
+
+
+def breakdowns(
+    scope: Scope, *, codes: Sequence[str] | None = None, computation: Computation | None = None
+) -> dict[str, dict[str, list[BreakdownRow]]]:
+    """Every indicator's breakdowns: code → breakdown → rows, one statement per subject
+    and breakdown."""
+    if computation is None:
+        with computing(scope) as computation:
+            return breakdowns(scope, codes=codes, computation=computation)
+    wanted = [i for i in INDICATORS if codes is None or i.code in codes]
+    result: dict[str, dict[str, list[BreakdownRow]]] = {i.code: {} for i in wanted}
+    labels = _Labels()
+    for subject in Subject:
+        own = [i for i in wanted if i.subject == subject]
+        if not own:
+            continue
+        for breakdown in Breakdown:
+            users = [i for i in own if breakdown in i.breakdowns]
+            if not users:
+                continue
+            counts = _grouped(subject, breakdown, computation, users)
+            for item in users:
+                rows = []
+                for key, numbers in counts.items():
+                    if item.is_share and not numbers[f"n_{item.base_column}"]:
+                        continue
+                    value = _value(item, numbers)
+                    if not item.is_share and not value:
+                        continue
+                    rows.append(BreakdownRow(key, labels.label(breakdown, key), value))
+                result[item.code][str(breakdown)] = labels.ordered(breakdown, rows)
+    return result
+
+
+_COLUMN_OF = {
+    Breakdown.SIZE_CLASS: "size_class",
+    Breakdown.DISTRICT: "district",
+    Breakdown.AREA_TYPE: "area_type",
+}
+
+
+def _grouped(
+    subject: Subject,
+    breakdown: Breakdown,
+    computation: Computation,
+    users: Sequence[Indicator],
+) -> dict[str, dict[str, int]]:
+    """Breakdown key → sum name → count. Topics and outcomes are many per record: each
+    record counts once per key (and under "unknown" with none)."""
+    sums, names = _sums(users)
+    table = computation.table(subject)
+    params: list[Any] = []
+    if breakdown in _COLUMN_OF:
+        column = _COLUMN_OF[breakdown]
+        sql = f"SELECT f.{column}, {sums} FROM {table} f GROUP BY f.{column}"
+    elif breakdown == Breakdown.TOPIC:
+        pairs, params = _computed_topic_pairs(subject, computation)
+        sql = (
+            f"SELECT t.slug, {sums} FROM {table} f "
+            f"LEFT JOIN (SELECT DISTINCT p0.unit, p0.root FROM ({pairs}) p0) p ON p.unit = f.id "
+            f"LEFT JOIN {Topic._meta.db_table} t ON t.id = p.root GROUP BY t.slug"
+        )
+    elif breakdown == Breakdown.OUTCOME:
+        sql = (
+            f"SELECT oc.kind, {sums} FROM {table} f LEFT JOIN (SELECT DISTINCT "
+            f"request_id, kind FROM {Outcome._meta.db_table}) oc ON oc.request_id = f.id "
+            "GROUP BY oc.kind"
+        )
+    else:
+        raise ValueError(breakdown)
+    counts: dict[str, dict[str, int]] = {}
+    for key, *numbers in _fetch(sql, params):
+        bucket = counts.setdefault(key or UNKNOWN, dict.fromkeys(names, 0))
+        for name, number in zip(names, numbers, strict=True):
+            bucket[name] += int(number or 0)
+    return counts
+
+
+def _computed_topic_pairs(subject: Subject, computation: Computation) -> tuple[str, list[Any]]:
+    """``_topic_pairs`` read from the computation's facts tables (cheaper than finding
+    the period's visits and requests again)."""
+    topic = Topic._meta.db_table
+    root = "COALESCE(t.parent_id, t.id)"
+    visit_topics = Visit.topics.through._meta.db_table
+    request_topics = TransferRequest.topics.through._meta.db_table
+    if subject == Subject.VISIT:
+        visits = computation.table(Subject.VISIT)
+        return (
+            f"SELECT vt.visit_id AS unit, {root} AS root FROM {visits} fv "
+            f"JOIN {visit_topics} vt ON vt.visit_id = fv.id JOIN {topic} t ON t.id = vt.topic_id",
+            [],
+        )
+    if subject == Subject.REQUEST:
+        requests = computation.table(Subject.REQUEST)
+        return (
+            f"SELECT rt.transferrequest_id AS unit, {root} AS root FROM {requests} fr "
+            f"JOIN {request_topics} rt ON rt.transferrequest_id = fr.id "
+            f"JOIN {topic} t ON t.id = rt.topic_id",
+            [],
+        )
+    if subject == Subject.ORGANISATION:
+        visits = computation.table(Subject.VISIT)
+        request_pairs = TransferRequest.topics.through.objects.filter(
+            transferrequest_id__in=computation.events.requests_with_events.values("pk")
+        ).values(
+            unit=F("transferrequest__organisation_id"),
+            root=Coalesce("topic__parent_id", "topic_id"),
+        )
+        sql, params = request_pairs.query.sql_with_params()
+        return (
+            f"SELECT fv.org_id AS unit, {root} AS root FROM {visits} fv "
+            f"JOIN {visit_topics} vt ON vt.visit_id = fv.id JOIN {topic} t ON t.id = vt.topic_id "
+            f"UNION ALL {sql}",
+            list(params),
+        )
+    return "SELECT NULL AS unit, NULL AS root WHERE 1 = 0", []
+
+
+def _topic_pairs(subject: Subject, events: _Events) -> tuple[str, list[Any]]:
+    """SQL of (unit, root) pairs: a record and the parent topic of each of its topics
+    (a sub-topic counts under its parent). Organisations: the topics of their visits and
+    of their requests with an event in the period."""
+    root = Coalesce("topic__parent_id", "topic_id")
+    if subject == Subject.VISIT:
+        pairs = Visit.topics.through.objects.filter(visit_id__in=events.visits.values("pk")).values(
+            unit=F("visit_id"), root=root
+        )
+    elif subject == Subject.REQUEST:
+        pairs = TransferRequest.topics.through.objects.values(
+            unit=F("transferrequest_id"), root=root
+        )
+    elif subject == Subject.ORGANISATION:
+        visits = Visit.topics.through.objects.filter(
+            visit_id__in=events.visits.values("pk")
+        ).values(unit=F("visit__organisation_id"), root=root)
+        requests = TransferRequest.topics.through.objects.filter(
+            transferrequest_id__in=events.requests_with_events.values("pk")
+        ).values(unit=F("transferrequest__organisation_id"), root=root)
+        pairs = visits.union(requests, all=True)
+    else:
+        pairs = Visit.topics.through.objects.none().values(unit=F("visit_id"), root=root)
+    sql, params = pairs.query.sql_with_params()
+    if not sql:  # none(): no pairs at all
+        return "SELECT NULL AS unit, NULL AS root WHERE 1 = 0", []
+    return sql, list(params)
+
+
+class _Labels:
+    """Labels of breakdown keys, read once per computation."""
+
+    @cached_property
+    def districts(self) -> dict[str, str]:
+        return dict(District.objects.values_list("key", "name"))
+
+    @cached_property
+    def topics(self) -> dict[str, tuple[int, str]]:
+        return {
+            slug: (position, name)
+            for slug, position, name in Topic.objects.filter(parent__isnull=True).values_list(
+                "slug", "position", "name"
+            )
+        } | {
+            slug: (999, name)
+            for slug, name in Topic.objects.filter(parent__isnull=False).values_list("slug", "name")
+        }
+
+    def label(self, breakdown: Breakdown, key: str) -> str:
+        if key == UNKNOWN:
+            return _("no outcome") if breakdown == Breakdown.OUTCOME else _("unknown")
+        if breakdown == Breakdown.SIZE_CLASS:
+            return str(SizeClass(key).label) if key in SizeClass.values else key
+        if breakdown == Breakdown.DISTRICT:
+            return self.districts.get(key, key)
+        if breakdown == Breakdown.AREA_TYPE:
+            return str(Municipality.AreaType(key).label)
+        if breakdown == Breakdown.TOPIC:
+            return self.topics.get(key, (0, key))[1]
+        if breakdown == Breakdown.OUTCOME:
+            return str(Outcome.Kind(key).label) if key in Outcome.Kind.values else key
+        return key
+
+    def ordered(self, breakdown: Breakdown, rows: list[BreakdownRow]) -> list[BreakdownRow]:
+        """Size classes, area types and outcomes in their natural order, districts and
+        topics by name; unknown last."""
+        order: dict[str, Any] = {}
+        if breakdown == Breakdown.SIZE_CLASS:
+            order = {key: n for n, key in enumerate(SizeClass.values)}
+        elif breakdown == Breakdown.AREA_TYPE:
+            order = {key: n for n, key in enumerate(Municipality.AreaType.values)}
+        elif breakdown == Breakdown.OUTCOME:
+            order = {key: n for n, key in enumerate(Outcome.Kind.values)}
+        elif breakdown == Breakdown.TOPIC:
+            return sorted(
+                rows,
+                key=lambda r: (r.key == UNKNOWN, self.topics.get(r.key, (0, ""))[0], r.label),
+            )
+        return sorted(rows, key=lambda r: (r.key == UNKNOWN, order.get(r.key, 0), r.label))
+
+
+def figures(scope: Scope, *, codes: Sequence[str] | None = None) -> list[Figure]:
+    """Value and breakdowns of every indicator (or those in ``codes``), in registry order."""
+    with computing(scope) as computation:
+        values = totals(scope, codes=codes, computation=computation)
+        split = breakdowns(scope, codes=codes, computation=computation)
+    return [
+        Figure(item.code, values[item.code], split[item.code])
+        for item in INDICATORS
+        if item.code in values
+    ]
+
+
+# --- Records behind a figure -----------------------------------------------------------
+
+
+MODELS = {
+    Subject.ORGANISATION: Organisation,
+    Subject.VISIT: Visit,
+    Subject.REQUEST: TransferRequest,
+    Subject.FOLLOW_UP: FollowUp,
+}
+
+
+def records(code: str, scope: Scope, *, breakdown: str = "", key: str | None = None) -> QuerySet:
+    """The records a figure counted (for a percentage: its base, with ``counted`` telling
+    which are in the numerator), narrowed to one breakdown key — read from the same facts
+    as the figure."""
+    item = indicator(code)
+    events = _Events(scope)
+    facts = _facts(item.subject, events)
+    where = [f"f.{item.base_column if item.is_share else item.column} = 1"]
+    params: list[Any] = list(facts.params)
+    if breakdown:
+        condition, extra = _breakdown_condition(item, Breakdown(breakdown), key or "", events)
+        where.append(condition)
+        params += extra
+    # The SQL is built from code constants only; values travel as parameters.
+    ids = RawSQL(f"SELECT f.id FROM ({facts.sql}) f WHERE {' AND '.join(where)}", params)  # noqa: S611
+    queryset = MODELS[item.subject].objects.filter(pk__in=ids)
+    if item.is_share:
+        counted = RawSQL(  # noqa: S611
+            f"SELECT f.id FROM ({facts.sql}) f WHERE f.{item.column} = 1", list(facts.params)
+        )
+        return queryset.annotate(
+            counted=ExpressionWrapper(Q(pk__in=counted), output_field=BooleanField())
+        )
+    return queryset.annotate(counted=Value(True, output_field=BooleanField()))
+
+
+def _breakdown_condition(
+    item: Indicator, breakdown: Breakdown, key: str, events: _Events
+) -> tuple[str, list[Any]]:
+    if breakdown in _COLUMN_OF:
+        column = _COLUMN_OF[breakdown]
+        if key == UNKNOWN:
+            return f"(f.{column} IS NULL OR f.{column} = '')", []
+        return f"f.{column} = %s", [key]
+    if breakdown == Breakdown.TOPIC:
+        pairs, pair_params = _topic_pairs(item.subject, events)
+        if key == UNKNOWN:
+            return (
+                f"f.id NOT IN (SELECT p.unit FROM ({pairs}) p WHERE p.unit IS NOT NULL)",
+                pair_params,
+            )
+        return (
+            f"f.id IN (SELECT p.unit FROM ({pairs}) p JOIN {Topic._meta.db_table} t "
+            "ON t.id = p.root WHERE t.slug = %s)",
+            [*pair_params, key],
+        )
+    if breakdown == Breakdown.OUTCOME:
+        table = Outcome._meta.db_table
+        if key == UNKNOWN:
+            return f"f.id NOT IN (SELECT request_id FROM {table})", []
+        return f"f.id IN (SELECT request_id FROM {table} WHERE kind = %s)", [key]
+    raise ValueError(breakdown)
+
+
+def _stream(sql: str, params: Sequence[Any], *, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Rows of a statement, fetched in batches (a server-side cursor on PostgreSQL)."""
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, list(params))
+        while batch := cursor.fetchmany(size):
+            yield from batch
+
+
+def evidence_ids(scope: Scope, *, computation: Computation | None = None) -> dict[str, list[int]]:
+    """Code → sorted ids of the records each indicator counted (for a percentage: its
+    numerator). Stored with a published report, to tell later which records changed."""
+    if computation is None:
+        with computing(scope) as computation:
+            return evidence_ids(scope, computation=computation)
+    ids: dict[str, list[int]] = {item.code: [] for item in INDICATORS}
+    for subject in Subject:
+        own = indicators_of(subject)
+        columns = ", ".join(f"f.{item.column}" for item in own)
+        table = computation.table(subject)
+        for pk, *flags in _stream(f"SELECT f.id, {columns} FROM {table} f ORDER BY f.id", []):
+            for item, flag in zip(own, flags, strict=True):
+                if flag:
+                    ids[item.code].append(pk)
+    return ids
+
+
+# Counts per organisation in the evidence: (indicator, subject) of the record-level
+# indicators; their column sums equal the figures (for RURAL_SHARE: its numerator).
+EVIDENCE_COUNTS = ("VISITS", "RURAL_SHARE", "REQ_RECEIVED", "REQ_MATCHED", "REQ_COOPERATION")
+EVIDENCE_COUNTS += ("REQ_CLOSED", "FOLLOW_UPS_ON_TIME")
+
+
+def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]]:
+    """One row per organisation behind any figure, by name: id, name, kind, size class,
+    municipality, district, area type; 1 or None per organisation indicator; then how
+    many of its visits, requests and follow-ups each record-level indicator counted
+    (``EVIDENCE_COUNTS``). One statement, streamed; consume it inside ``computing()``."""
+    own = indicators_of(Subject.ORGANISATION)
+    tables = {subject: computation.table(subject) for subject in Subject}
+    counted = {code: indicator(code) for code in EVIDENCE_COUNTS}
+    per_subject = {}
+    for subject in (Subject.VISIT, Subject.REQUEST, Subject.FOLLOW_UP):
+        columns = [c for c, item in counted.items() if item.subject == subject]
+        sums = ", ".join(f"SUM(x.{counted[c].column}) AS n_{c.lower()}" for c in columns)
+        per_subject[subject] = (
+            columns,
+            f"(SELECT x.org_id, {sums} FROM {tables[subject]} x "
+            "WHERE x.org_id IS NOT NULL GROUP BY x.org_id)",
+        )
+    ids = " UNION ".join(
+        f"SELECT org_id FROM {tables[s]} WHERE org_id IS NOT NULL" for s in Subject
+    )
+    flags = ", ".join(f"CASE WHEN fo.{item.column} = 1 THEN 1 END" for item in own)
+    counts = ", ".join(
+        f"s{n}.n_{code.lower()}"
+        for n, subject in enumerate(per_subject)
+        for code in per_subject[subject][0]
+    )
+    joins = " ".join(
+        f"LEFT JOIN {sql} s{n} ON s{n}.org_id = o.id"
+        for n, (_columns, sql) in enumerate(per_subject.values())
+    )
+    sql = (
+        f"SELECT o.id, o.name, o.kind, o.size_class, m.name, d.name, m.area_type, {flags}, "
+        f"{counts} FROM ({ids}) ids JOIN {Organisation._meta.db_table} o ON o.id = ids.org_id "
+        f"LEFT JOIN {tables[Subject.ORGANISATION]} fo ON fo.id = o.id {joins} "
+        f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
+        f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id ORDER BY o.name, o.id"
+    )
+    yield from _stream(sql, [])
+
+
+def evidence_requests(computation: Computation) -> Iterator[tuple[Any, ...]]:
+    """One row per transfer request behind a figure: id, received, organisation, kind,
+    stage today, district, and 1 or None per request indicator."""
+    flags = ", ".join(
+        f"CASE WHEN f.{item.column} = 1 THEN 1 END" for item in indicators_of(Subject.REQUEST)
+    )
+    sql = (
+        f"SELECT f.id, r.created_at, o.name, r.kind, s.name, d.name, {flags} "
+        f"FROM {computation.table(Subject.REQUEST)} f "
+        f"JOIN {TransferRequest._meta.db_table} r ON r.id = f.id "
+        f"JOIN {Stage._meta.db_table} s ON s.id = r.stage_id "
+        f"LEFT JOIN {Organisation._meta.db_table} o ON o.id = f.org_id "
+        f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
+        f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id ORDER BY f.id"
+    )
+    yield from _stream(sql, [])

@@ -1,0 +1,730 @@
+"""Impact reports: create, compute, write the narrative, publish, compare, schedule."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from crm.filters import users_with_role
+from crm.models import District, Municipality, Organisation, SizeClass
+from crm.roles import Role
+from crm.services import save_with_history
+from scouting.models import Visit
+
+from . import queries
+from .content import EvidenceSheet, IndicatorContent, ReportContent
+from .models import Report, ReportFile, ReportFrozen, first_working_day_after, scope_key_for
+from .periods import Period
+from .queries import Breakdown, Scope, Subject
+
+logger = logging.getLogger(__name__)
+
+User = AbstractBaseUser
+Progress = Callable[[int, str], None]
+
+
+class ReportError(ValidationError):
+    """A report action that cannot be done as asked; the message is for the user."""
+
+
+# --- Creating --------------------------------------------------------------------------
+
+
+def _check(by: Any, permission: str) -> None:
+    if by is not None and not by.has_perm(permission):
+        raise PermissionDenied(_("Only administration may prepare and publish impact reports."))
+
+
+def report_title(period: Period, districts: Sequence[District]) -> str:
+    title = _("Impact report %(period)s") % {"period": period_label(period)}
+    if districts:
+        title += " – " + ", ".join(d.name for d in districts)
+    return title
+
+
+def period_label(period: Period) -> str:
+    """German label for titles: "3. Quartal 2026", "1. Halbjahr 2026", "2026"."""
+    kind = period.kind
+    if kind == "quarter":
+        return _("Q%(number)s %(year)s") % {
+            "number": (period.start.month - 1) // 3 + 1,
+            "year": period.start.year,
+        }
+    return period.label
+
+
+def scope_label(districts: Sequence[District]) -> str:
+    if not districts:
+        return _("Whole region")
+    return ", ".join(d.name for d in sorted(districts, key=lambda d: d.name))
+
+
+@transaction.atomic
+def create_report(
+    *,
+    period: Period,
+    districts: Iterable[District] = (),
+    by: User | None,
+    scheduled: bool = False,
+) -> Report:
+    """A draft for ``period`` and ``districts`` (none: the whole region), not computed
+    yet. If a draft for the same period and scope exists, that draft is returned: it is
+    recomputed instead of a second one being made. Next to published reports of the same
+    period and scope the draft gets the next version number."""
+    _check(by, "reporting.add_report")
+    districts = sorted(districts, key=lambda d: d.key)
+    if period.start < datetime.date(2000, 1, 1):
+        raise ReportError(_("Reports start in the year 2000 at the earliest."))
+    if period.end >= timezone.localdate() and not scheduled:
+        # Allowed, but the figures of an unfinished period will still change.
+        logger.info("Report for the unfinished period %s", period.code)
+    key = scope_key_for(districts)
+    existing = Report.objects.select_for_update().for_period(period, key).drafts().first()
+    if existing is not None:
+        if scheduled and not existing.is_scheduled:
+            # A draft someone started by hand becomes the quarter's scheduled report.
+            existing.is_scheduled = True
+            save_with_history(existing, by=None, reason=_("Taken over by the schedule"))
+        return existing
+    last = Report.objects.for_period(period, key).aggregate(last=Max("version"))["last"] or 0
+    with translation.override(settings.LANGUAGE_CODE):
+        title = report_title(period, districts)
+    report = Report(
+        title=title,
+        period_start=period.start,
+        period_end=period.end,
+        scope_key=key,
+        version=last + 1,
+        is_scheduled=scheduled,
+        created_by=by,
+    )
+    save_with_history(report, by=by)
+    report.districts.set(districts)
+    return report
+
+
+def scope_of(report: Report) -> Scope:
+    return Scope(report.period, tuple(sorted(report.districts.values_list("pk", flat=True))))
+
+
+# --- Computing -------------------------------------------------------------------------
+
+
+def _progress_key(report_id: int) -> str:
+    return f"reporting:progress:{report_id}"
+
+
+def report_progress(report: Report) -> tuple[int, str]:
+    """Percent done and the current step of a running computation (from the cache, so a
+    page can show it while the computation's own transaction is still open)."""
+    return cache.get(_progress_key(report.pk), (0, ""))
+
+
+def _progress_for(report: Report) -> Progress:
+    def tell(percent: int, step: str) -> None:
+        cache.set(_progress_key(report.pk), (percent, step), 60 * 60)
+
+    return tell
+
+
+def mark_pending(report: Report) -> None:
+    """Say a computation is queued (before the task is sent)."""
+    if report.is_published():
+        raise ReportFrozen()
+    Report.objects.filter(pk=report.pk).update(generation=Report.Generation.PENDING)
+    cache.set(_progress_key(report.pk), (0, _("waiting to start")), 60 * 60)
+
+
+def compute_report(report_id: int, *, by: User | None = None) -> Report:
+    """Compute a draft's figures and evidence from the database as it is now."""
+    report = Report.objects.get(pk=report_id)
+    if report.is_published():
+        raise ReportFrozen()
+    progress = _progress_for(report)
+    Report.objects.filter(pk=report.pk).update(
+        generation=Report.Generation.RUNNING, generation_error=""
+    )
+    try:
+        with _snapshot(), queries.computing(scope_of(report)) as computation:
+            content, evidence = _compute(report, progress, computation)
+            report = Report.objects.select_for_update().get(pk=report.pk)
+            if report.is_published():
+                raise ReportFrozen()
+            report.content = content
+            report.evidence = evidence
+            report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
+            report.figures_sha256 = figures_sha256(content)
+            report.generation = Report.Generation.DONE
+            report.generated_at = timezone.now()
+            save_with_history(report, by=by, reason=_("Figures computed"))
+    except Exception as error:
+        Report.objects.filter(pk=report_id, status=Report.Status.DRAFT).update(
+            generation=Report.Generation.FAILED, generation_error=str(error)[:2000]
+        )
+        progress(100, _("failed"))
+        raise
+    progress(100, _("done"))
+    return report
+
+
+class _snapshot:
+    """One consistent view of the database for all statements of a computation: on
+    PostgreSQL a REPEATABLE READ transaction, so figures, evidence and files agree even
+    while people keep working."""
+
+    def __enter__(self) -> None:
+        # Only a transaction of its own can choose its isolation level (inside a test's
+        # or a request's transaction the outer one decides).
+        isolated = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        if isolated:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._atomic.__exit__(*exc)
+
+
+def _compute(
+    report: Report, progress: Progress, computation: queries.Computation
+) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    scope = computation.scope
+    with translation.override(settings.LANGUAGE_CODE):
+        progress(5, _("computing the figures"))
+        values = queries.totals(scope, computation=computation)
+        split = queries.breakdowns(scope, computation=computation)
+        progress(30, _("collecting the records behind the figures"))
+        evidence = queries.evidence_ids(scope, computation=computation)
+        figures = [
+            queries.Figure(item.code, values[item.code], split[item.code])
+            for item in queries.INDICATORS
+        ]
+        progress(45, _("computing the previous period"))
+        previous = queries.totals(scope.with_period(report.period.previous()))
+        progress(55, _("computing the trend"))
+        trend_periods = report.period.quarters()
+        trend = {quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods}
+        districts = list(report.districts.order_by("name"))
+        indicators: list[IndicatorContent] = []
+        for figure in figures:
+            item = queries.indicator(figure.code)
+            indicators.append(
+                {
+                    "code": item.code,
+                    "version": item.version,
+                    "name": item.name,
+                    "name_en": item.name_en,
+                    "unit": str(item.unit),
+                    "unit_label": item.unit.label,
+                    "rule": item.rule,
+                    "value": figure.value,
+                    "previous_value": previous.get(item.code),
+                    "breakdowns": {
+                        name: [{"key": r.key, "label": r.label, "value": r.value} for r in rows]
+                        for name, rows in figure.breakdowns.items()
+                    },
+                    "trend": [
+                        {
+                            "label": quarter_label(quarter),
+                            "start": quarter.start.isoformat(),
+                            "end": quarter.end.isoformat(),
+                            "value": trend[quarter].get(item.code, 0),
+                        }
+                        for quarter in trend_periods
+                    ],
+                }
+            )
+        previous_period = report.period.previous()
+        content = {
+            "title": report.title,
+            "period": _period_content(report.period),
+            "previous_period": _period_content(previous_period),
+            "scope_label": scope_label(districts),
+            "breakdown_labels": {str(b): b.label for b in Breakdown},
+            "indicators": indicators,
+        }
+    progress(80, _("figures complete"))
+    return content, evidence
+
+
+def quarter_label(quarter: Period) -> str:
+    return f"Q{(quarter.start.month - 1) // 3 + 1} {quarter.start.year}"
+
+
+def _period_content(period: Period) -> dict[str, str]:
+    return {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "label": period_label(period),
+    }
+
+
+def figures_sha256(content: dict[str, Any]) -> str:
+    """SHA-256 of the figures in canonical JSON (sorted keys, no spaces): the same
+    figures always give the same hash."""
+    figures = {
+        "period": content["period"],
+        "scope_label": content["scope_label"],
+        "indicators": [
+            {
+                "code": i["code"],
+                "version": i["version"],
+                "value": i["value"],
+                "previous_value": i["previous_value"],
+                "breakdowns": i["breakdowns"],
+                "trend": i["trend"],
+            }
+            for i in content["indicators"]
+        ],
+    }
+    text = json.dumps(figures, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- Narrative -------------------------------------------------------------------------
+
+
+NARRATIVE_LIMIT = 20_000
+
+
+@transaction.atomic
+def update_narrative(
+    report: Report, *, progress: str, problems: str, outlook: str, by: User
+) -> Report:
+    _check(by, "reporting.change_report")
+    locked = Report.objects.select_for_update().get(pk=report.pk)
+    if locked.is_published():
+        raise ReportFrozen()
+    texts = {"narrative_progress": progress, "narrative_problems": problems}
+    texts["narrative_outlook"] = outlook
+    for name, text in texts.items():
+        cleaned = (text or "").replace("\x00", "").strip()
+        if len(cleaned) > NARRATIVE_LIMIT:
+            raise ReportError(
+                {name: _("At most %(limit)s characters.") % {"limit": f"{NARRATIVE_LIMIT:,}"}}
+            )
+        setattr(locked, name, cleaned)
+    return save_with_history(locked, by=by)  # type: ignore[return-value]
+
+
+# --- Rendering -------------------------------------------------------------------------
+
+
+def report_content(report: Report, *, xlsx_sha256: str = "") -> ReportContent:
+    """Everything the renderers need: the stored figures plus narrative and settings."""
+    if not report.is_computed():
+        raise ReportError(_("The report's figures have not been computed yet."))
+    stored = report.content or {}
+    published_by = report.published_by
+    return {  # type: ignore[typeddict-item]
+        **stored,
+        "title": report.title,
+        "region_name": settings.REPORT_REGION_NAME,
+        "programme_name": settings.REPORT_PROGRAMME_NAME,
+        "logo_path": str(settings.REPORT_LOGO or ""),
+        "version": report.version,
+        "status": report.status,
+        "generated_at": timezone.localtime(report.generated_at).isoformat(timespec="seconds")
+        if report.generated_at
+        else "",
+        "published_at": timezone.localtime(report.published_at).isoformat(timespec="seconds")
+        if report.published_at
+        else "",
+        # Files go to the funding body: name the role, not the person (who published is
+        # kept in the history and shown to staff on the report page).
+        "published_by": _("Administration") if published_by else "",
+        "figures_sha256": report.figures_sha256 if report.is_published() else "",
+        "xlsx_sha256": xlsx_sha256,
+        "narrative": {
+            "progress": report.narrative_progress,
+            "problems": report.narrative_problems,
+            "outlook": report.narrative_outlook,
+        },
+    }
+
+
+def render_pdf(report: Report, *, xlsx_sha256: str = "") -> bytes:
+    from .pdf import render_pdf as render
+
+    with translation.override(settings.LANGUAGE_CODE):
+        return render(report_content(report, xlsx_sha256=xlsx_sha256))
+
+
+def render_xlsx(report: Report, *, computation: queries.Computation | None = None) -> bytes:
+    """The XLSX with the evidence; inside a publication, from its computation."""
+    from .xlsx import write_xlsx
+
+    if computation is None:
+        with queries.computing(scope_of(report)) as computation:
+            return render_xlsx(report, computation=computation)
+    out = io.BytesIO()
+    with translation.override(settings.LANGUAGE_CODE):
+        write_xlsx(report_content(report), evidence_sheets(computation), out)
+    return out.getvalue()
+
+
+# --- Evidence --------------------------------------------------------------------------
+
+
+def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
+    """The records behind the figures, read in batches: every organisation with what it
+    counted for (1 per organisation indicator; for visits, requests and follow-ups how
+    many), and every transfer request. Organisation names, dates and places only — no
+    personal data. Each column sums to its figure; the single visits and follow-ups are
+    listed, and exported, on the figure's page in the CRM."""
+    from pipeline.models import TransferRequest
+
+    # Labels resolved once (str() of a lazy label per row would cost more than the row).
+    kinds = {k: str(v) for k, v in Organisation.Kind.choices}
+    sizes = {k: str(v) for k, v in SizeClass.choices}
+    areas = {k: str(v) for k, v in Municipality.AreaType.choices}
+    request_kinds = {k: str(v) for k, v in TransferRequest.Kind.choices}
+    zone = timezone.get_current_timezone()
+
+    def organisations() -> Iterator[list[Any]]:
+        for pk, name, kind, size, town, district, area, *numbers in queries.evidence_organisations(
+            computation
+        ):
+            yield [
+                pk,
+                name,
+                kinds.get(kind, kind),
+                sizes.get(size, ""),
+                town,
+                district,
+                areas.get(area, ""),
+                *numbers,
+            ]
+
+    def requests() -> Iterator[list[Any]]:
+        for pk, received, name, kind, stage, district, *flags in queries.evidence_requests(
+            computation
+        ):
+            yield [
+                pk,
+                received.astimezone(zone).date(),
+                name,
+                request_kinds.get(kind, kind),
+                stage,
+                district,
+                *flags,
+            ]
+
+    org_codes = [i.code for i in queries.indicators_of(Subject.ORGANISATION)]
+    request_codes = [i.code for i in queries.indicators_of(Subject.REQUEST)]
+    return [
+        EvidenceSheet(
+            title=_("Evidence organisations"),
+            columns=[
+                _("ID"),
+                _("Organisation"),
+                _("Kind"),
+                _("Size class"),
+                _("Municipality"),
+                _("District"),
+                _("Rural/urban"),
+                *org_codes,
+                *queries.EVIDENCE_COUNTS,
+            ],
+            rows=organisations(),
+            note=_(
+                "1 in the columns %(flags)s: the organisation counts for that indicator. "
+                "%(counts)s: how many of its visits, transfer requests or follow-ups that "
+                "indicator counted (RURAL_SHARE: its visits in a rural municipality). Every "
+                "column adds up to the figure."
+            )
+            % {"flags": ", ".join(org_codes), "counts": ", ".join(queries.EVIDENCE_COUNTS)},
+        ),
+        EvidenceSheet(
+            title=_("Evidence requests"),
+            columns=[
+                _("ID"),
+                _("Received"),
+                _("Organisation"),
+                _("Kind"),
+                _("Stage today"),
+                _("District"),
+                *request_codes,
+            ],
+            rows=requests(),
+            note=_("1: the transfer request counts for the indicator in that column."),
+        ),
+    ]
+
+
+# --- Publishing ------------------------------------------------------------------------
+
+
+def publish_report(report_id: int, *, by: User) -> Report:
+    """Freeze a draft: recompute its figures in one consistent snapshot, write the XLSX
+    and the PDF, store both with their SHA-256 and the figures, and mark it published.
+    From then on nothing about it can change."""
+    _check(by, "reporting.publish_report")
+    report = Report.objects.get(pk=report_id)
+    if report.is_published():
+        raise ReportError(_("This report is already published."))
+    progress = _progress_for(report)
+    try:
+        with _snapshot(), queries.computing(scope_of(report)) as computation:
+            locked = Report.objects.select_for_update().get(pk=report_id)
+            if locked.is_published():
+                raise ReportError(_("This report is already published."))
+            content, evidence = _compute(locked, progress, computation)
+            locked.content = content
+            locked.evidence = evidence
+            locked.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
+            locked.figures_sha256 = figures_sha256(content)
+            locked.generation = Report.Generation.DONE
+            locked.generated_at = timezone.now()
+            locked.status = Report.Status.PUBLISHED
+            locked.published_at = timezone.now()
+            locked.published_by = by  # type: ignore[assignment]
+            progress(82, _("writing the XLSX file"))
+            xlsx = render_xlsx(locked, computation=computation)
+            xlsx_file = ReportFile.of(locked, ReportFile.Kind.XLSX, xlsx)
+            progress(94, _("writing the PDF file"))
+            pdf = render_pdf(locked, xlsx_sha256=xlsx_file.sha256)
+            pdf_file = ReportFile.of(locked, ReportFile.Kind.PDF, pdf)
+            save_with_history(locked, by=by, reason=_("Published"))
+            xlsx_file.save()
+            pdf_file.save()
+    except Exception as error:
+        # The draft and its figures are as they were; say why publishing failed.
+        Report.objects.filter(pk=report_id, status=Report.Status.DRAFT).update(
+            generation=Report.Generation.DONE,
+            generation_error=_("Publishing failed: %(error)s") % {"error": str(error)[:1500]},
+        )
+        progress(100, _("failed"))
+        raise
+    progress(100, _("published"))
+    return locked
+
+
+# --- Comparing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    pk: int
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FigureChange:
+    code: str
+    name: str
+    before: int | float | None
+    after: int | float | None
+    added: list[RecordChange]
+    removed: list[RecordChange]
+    more_added: int
+    more_removed: int
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after or bool(self.added or self.removed)
+
+
+COMPARISON_LIST_LIMIT = 50
+
+
+def compare_reports(older: Report, newer: Report) -> list[FigureChange]:
+    """Which figures differ between two computed reports of the same period and scope,
+    and which records explain it (counted in one, not in the other)."""
+    if not (older.is_computed() and newer.is_computed()):
+        raise ReportError(_("Both reports must have computed figures to be compared."))
+    before_values = {i["code"]: i["value"] for i in (older.content or {})["indicators"]}
+    after_values = {i["code"]: i["value"] for i in (newer.content or {})["indicators"]}
+    before_ids = older.evidence or {}
+    after_ids = newer.evidence or {}
+    changes = []
+    for item in queries.INDICATORS:
+        old = set(before_ids.get(item.code, []))
+        new = set(after_ids.get(item.code, []))
+        added, removed = sorted(new - old), sorted(old - new)
+        change = FigureChange(
+            code=item.code,
+            name=item.name,
+            before=before_values.get(item.code),
+            after=after_values.get(item.code),
+            added=_describe(item.subject, added[:COMPARISON_LIST_LIMIT]),
+            removed=_describe(item.subject, removed[:COMPARISON_LIST_LIMIT]),
+            more_added=max(0, len(added) - COMPARISON_LIST_LIMIT),
+            more_removed=max(0, len(removed) - COMPARISON_LIST_LIMIT),
+        )
+        if change.changed:
+            changes.append(change)
+    return changes
+
+
+def _describe(subject: Subject, ids: Sequence[int]) -> list[RecordChange]:
+    """Names and links of records by id (a removed record may no longer exist)."""
+    from pipeline.models import TransferRequest
+    from scouting.models import FollowUp
+
+    if not ids:
+        return []
+    found: dict[int, RecordChange] = {}
+    if subject == Subject.ORGANISATION:
+        for org in Organisation.objects.filter(pk__in=ids).only("pk", "name"):
+            found[org.pk] = RecordChange(org.pk, org.name, org.get_absolute_url())
+    elif subject == Subject.VISIT:
+        for visit in Visit.objects.filter(pk__in=ids).select_related("organisation"):
+            label = _("Visit on %(date)s: %(organisation)s") % {
+                "date": formats.date_format(timezone.localdate(visit.visited_at), "d.m.Y"),
+                "organisation": visit.organisation.name,
+            }
+            found[visit.pk] = RecordChange(visit.pk, label, visit.get_absolute_url())
+    elif subject == Subject.REQUEST:
+        for request in TransferRequest.objects.filter(pk__in=ids).select_related("organisation"):
+            label = _("Transfer request #%(pk)s: %(organisation)s") % {
+                "pk": request.pk,
+                "organisation": request.organisation.name,
+            }
+            found[request.pk] = RecordChange(request.pk, label, request.get_absolute_url())
+    elif subject == Subject.FOLLOW_UP:
+        for follow_up in FollowUp.objects.filter(pk__in=ids).select_related("organisation"):
+            label = _("Follow-up #%(pk)s: %(organisation)s") % {
+                "pk": follow_up.pk,
+                "organisation": follow_up.organisation.name if follow_up.organisation else "–",
+            }
+            found[follow_up.pk] = RecordChange(follow_up.pk, label, follow_up.get_absolute_url())
+    return [
+        found.get(pk) or RecordChange(pk, _("#%(pk)s (deleted)") % {"pk": pk}, "") for pk in ids
+    ]
+
+
+def previous_publication(report: Report) -> Report | None:
+    """The latest published version of the same period and scope before this one."""
+    return (
+        Report.objects.for_period(report.period, report.scope_key)
+        .published()
+        .filter(version__lt=report.version)
+        .order_by("-version")
+        .first()
+    )
+
+
+# --- Dashboard -------------------------------------------------------------------------
+
+
+DASHBOARD_SECONDS = 5 * 60  # the running period
+DASHBOARD_FINISHED_SECONDS = 6 * 60 * 60  # a finished one (the page offers to recompute)
+
+
+def _dashboard_key(scope: Scope) -> str:
+    districts = ",".join(map(str, scope.district_ids)) or "all"
+    return f"reporting:dashboard:{scope.period.code}:{districts}"
+
+
+def cached_dashboard_figures(scope: Scope) -> dict[str, Any] | None:
+    return cache.get(_dashboard_key(scope))
+
+
+def forget_dashboard_figures(scope: Scope) -> None:
+    cache.delete(_dashboard_key(scope))
+
+
+def dashboard_figures(scope: Scope) -> dict[str, Any]:
+    """Every indicator's value in the period and in the one before, computed now and
+    cached. At state scale this takes seconds: the dashboard never waits for it (it
+    loads the table afterwards), and ``warm_dashboard`` computes the default view every
+    morning."""
+    figures = {
+        "current": queries.totals(scope),
+        "previous": queries.totals(scope.with_period(scope.period.previous())),
+        "computed_at": timezone.now(),
+    }
+    finished = scope.period.end < timezone.localdate()
+    seconds = DASHBOARD_FINISHED_SECONDS if finished else DASHBOARD_SECONDS
+    cache.set(_dashboard_key(scope), figures, seconds)
+    return figures
+
+
+def warm_dashboard(*, today: datetime.date | None = None) -> Scope:
+    """Compute the dashboard's default view (the last finished quarter, whole region)."""
+    scope = Scope(Period.containing_quarter(today or timezone.localdate()).previous())
+    dashboard_figures(scope)
+    return scope
+
+
+# --- Schedule --------------------------------------------------------------------------
+
+
+def due_quarter(today: datetime.date) -> Period | None:
+    """The finished quarter whose draft is due on or before ``today``: the previous
+    quarter, once its first working day after the end has come."""
+    quarter = Period.containing_quarter(today).previous()
+    if today < first_working_day_after(quarter.end):
+        return None
+    return quarter
+
+
+def create_scheduled_draft(*, today: datetime.date | None = None) -> Report | None:
+    """On the first working day after a quarter (or later, if the scheduler was down),
+    create and compute the quarter's draft for the whole region and email
+    administration — once per quarter, however often this runs."""
+    today = today or timezone.localdate()
+    quarter = due_quarter(today)
+    if quarter is None:
+        return None
+    if Report.objects.filter(
+        period_start=quarter.start, period_end=quarter.end, is_scheduled=True
+    ).exists():
+        return None
+    try:
+        with transaction.atomic():
+            report = create_report(period=quarter, by=None, scheduled=True)
+    except IntegrityError:
+        return None  # another worker was quicker
+    report = compute_report(report.pk)
+    transaction.on_commit(lambda: notify_draft_ready(report))
+    return report
+
+
+def notify_draft_ready(report: Report) -> int:
+    """Email every active administration user with an address that the draft is ready."""
+    url = settings.SITE_URL.rstrip("/") + reverse("reporting:report_detail", args=[report.pk])
+    messages = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for user in users_with_role(Role.ADMINISTRATION).exclude(email=""):
+            context = {
+                "report": report,
+                "url": url,
+                "name": user.get_full_name() or user.get_username(),
+                "REGION_NAME": settings.REGION_NAME,
+            }
+            subject = render_to_string("reporting/email/draft_ready_subject.txt", context)
+            message = EmailMultiAlternatives(
+                settings.EMAIL_SUBJECT_PREFIX + subject.strip(),
+                render_to_string("reporting/email/draft_ready.txt", context),
+                to=[user.email],
+            )
+            message.attach_alternative(
+                render_to_string("reporting/email/draft_ready.html", context), "text/html"
+            )
+            messages.append(message)
+    if not messages:
+        return 0
+    with get_connection() as mail:
+        return mail.send_messages(messages) or 0

@@ -1,0 +1,382 @@
+"""Report lifecycle: create, compute, narrative, publish (frozen files and hashes),
+regenerate after a correction (a new version and what changed), schedule, command."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection, transaction
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from crm.models import Organisation
+from reporting import services
+from reporting.models import (
+    Report,
+    ReportFile,
+    ReportFrozen,
+    first_working_day_after,
+    public_holidays,
+)
+from reporting.periods import Period
+from scouting.models import Visit
+from scouting.services import record_visit, submit_visit
+
+BERLIN = ZoneInfo("Europe/Berlin")
+Q3 = Period.quarter(2026, 3)
+
+
+def visit_at(organisation, scout, moment: datetime.datetime, **fields) -> Visit:
+    visit, _created = record_visit(uuid=uuid.uuid4(), organisation=organisation, by=scout, **fields)
+    visit = submit_visit(visit, by=scout)
+    Visit.objects.filter(pk=visit.pk).update(visited_at=moment)
+    return visit
+
+
+@pytest.fixture
+def enterprises(region, scout):
+    """Two SMEs visited in Q3 2026 (one twice), one in Q2."""
+    rural = Organisation.objects.create(
+        name="Müller Maschinenbau GmbH", kind="sme", employees=42, municipality=region["rural"]
+    )
+    urban = Organisation.objects.create(
+        name="=Formel AG", kind="sme", employees=5, municipality=region["urban"]
+    )
+    visit_at(rural, scout, datetime.datetime(2026, 7, 3, 10, tzinfo=BERLIN))
+    visit_at(rural, scout, datetime.datetime(2026, 8, 3, 10, tzinfo=BERLIN))
+    visit_at(urban, scout, datetime.datetime(2026, 9, 30, 23, 30, tzinfo=BERLIN))
+    visit_at(urban, scout, datetime.datetime(2026, 6, 30, 23, 30, tzinfo=BERLIN))
+    return {"rural": rural, "urban": urban}
+
+
+def figure(report: Report, code: str):
+    return next(i for i in report.content["indicators"] if i["code"] == code)
+
+
+def test_compute_stores_figures_evidence_and_versions(enterprises, administration):
+    report = services.create_report(period=Q3, by=administration)
+    assert report.status == Report.Status.DRAFT and report.version == 1
+    assert report.title == "Wirkungsbericht Q3 2026"
+    report = services.compute_report(report.pk, by=administration)
+
+    assert report.is_computed()
+    assert figure(report, "RCO01")["value"] == 2  # each enterprise once
+    assert figure(report, "VISITS")["value"] == 3  # 30.09. 23:30 local is still Q3
+    assert figure(report, "VISITS")["previous_value"] == 1
+    assert figure(report, "RURAL_SHARE")["value"] == pytest.approx(66.7)
+    assert sorted(report.evidence["RCO01"]) == sorted(o.pk for o in enterprises.values())
+    assert report.indicator_versions["RCO01"] == 1
+    assert len(report.figures_sha256) == 64
+    assert [p["label"] for p in figure(report, "VISITS")["trend"]] == [
+        "Q4 2025",
+        "Q1 2026",
+        "Q2 2026",
+        "Q3 2026",
+    ]
+    assert report.history.first().history_user == administration
+
+
+def test_only_administration_creates_and_publishes(enterprises, manager, scout, funder):
+    for user in (manager, scout, funder):
+        with pytest.raises(PermissionDenied):
+            services.create_report(period=Q3, by=user)
+
+
+def test_same_period_reuses_the_draft(enterprises, administration, region):
+    first = services.create_report(period=Q3, by=administration)
+    again = services.create_report(period=Q3, by=administration)
+    assert again.pk == first.pk
+    other_scope = services.create_report(
+        period=Q3, districts=[region["district"]], by=administration
+    )
+    assert other_scope.pk != first.pk and other_scope.scope_key == "03158"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Report.objects.create(
+            title="x", period_start=Q3.start, period_end=Q3.end, scope_key="", version=2
+        )
+
+
+def test_district_scope_counts_only_its_organisations(enterprises, administration, region):
+    report = services.create_report(period=Q3, districts=[region["district"]], by=administration)
+    report = services.compute_report(report.pk)
+    assert report.evidence["RCO01"] == [enterprises["rural"].pk]
+    assert report.title == "Wirkungsbericht Q3 2026 – Wolfenbüttel"
+
+
+def test_narrative_is_saved_with_history_and_refused_when_too_long(enterprises, administration):
+    report = services.create_report(period=Q3, by=administration)
+    services.update_narrative(
+        report, progress=" Gut\x00 voran ", problems="", outlook="Mehr", by=administration
+    )
+    report.refresh_from_db()
+    assert report.narrative_progress == "Gut voran"
+    with pytest.raises(services.ReportError):
+        services.update_narrative(
+            report, progress="x" * 20_001, problems="", outlook="", by=administration
+        )
+    report.refresh_from_db()
+    assert report.narrative_progress == "Gut voran"
+
+
+@pytest.fixture
+def published(enterprises, administration):
+    report = services.create_report(period=Q3, by=administration)
+    services.compute_report(report.pk)
+    services.update_narrative(
+        report,
+        progress="Fortschritt <gut> & schnell",
+        problems="Keine",
+        outlook="Ausblick",
+        by=administration,
+    )
+    return services.publish_report(report.pk, by=administration)
+
+
+def test_publishing_freezes_files_and_hashes(published, administration):
+    report = Report.objects.get(pk=published.pk)
+    assert report.is_published() and report.published_by == administration
+    files = {f.kind: f for f in report.files.all()}
+    assert set(files) == {"pdf", "xlsx"}
+    for stored in files.values():
+        assert stored.sha256 == hashlib.sha256(bytes(stored.data)).hexdigest()
+        assert stored.size == len(bytes(stored.data))
+
+    pdf = PdfReader(io.BytesIO(bytes(files["pdf"].data)))
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    compact = text.replace("\n", "").replace(" ", "")
+    assert report.figures_sha256 in compact  # footer
+    assert files["xlsx"].sha256 in compact
+    assert "Fortschritt <gut> & schnell" in text
+
+    book = load_workbook(io.BytesIO(bytes(files["xlsx"].data)), read_only=True)
+    assert "RCO01" in book.sheetnames
+    cells = [row for row in book["RCO01"].iter_rows(values_only=True)]
+    assert any(2 in row for row in cells if row)
+    evidence = [s for s in book.sheetnames if "rganisation" in s][0]
+    names = [row[1] for row in book[evidence].iter_rows(values_only=True) if row and row[1]]
+    assert "'=Formel AG" in names  # formula-escaped
+
+
+def test_figures_in_pdf_and_xlsx_agree_with_stored_figures(published):
+    report = Report.objects.get(pk=published.pk)
+    pdf = PdfReader(io.BytesIO(bytes(report.files.get(kind="pdf").data)))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    book = load_workbook(io.BytesIO(bytes(report.files.get(kind="xlsx").data)), read_only=True)
+    for item in report.content["indicators"]:
+        assert item["code"] in text
+        values = [v for row in book[item["code"]].iter_rows(values_only=True) for v in row]
+        assert item["value"] in values, item["code"]
+
+
+def test_published_report_cannot_change(published, administration):
+    report = Report.objects.get(pk=published.pk)
+    report.narrative_outlook = "anders"
+    with pytest.raises(ReportFrozen):
+        report.save()
+    with pytest.raises(ReportFrozen):
+        report.delete()
+    with pytest.raises(ReportFrozen):
+        services.update_narrative(report, progress="x", problems="", outlook="", by=administration)
+    with pytest.raises(ReportFrozen):
+        services.compute_report(report.pk)
+    with pytest.raises(services.ReportError):
+        services.publish_report(report.pk, by=administration)
+    stored = report.files.first()
+    with pytest.raises(ReportFrozen):
+        stored.save()
+    with pytest.raises(ReportFrozen):
+        stored.delete()
+    report.refresh_from_db()
+    assert report.narrative_outlook == "Ausblick"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database trigger")
+def test_database_refuses_changes_that_bypass_the_model(published):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Report.objects.filter(pk=published.pk).update(narrative_outlook="anders")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReportFile.objects.filter(report=published).update(sha256="0" * 64)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReportFile.objects.filter(report=published).delete()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        published.districts.clear()
+        published.districts.add(*__import__("crm.models").models.District.objects.all())
+
+
+def test_regenerating_reproduces_the_figures_unless_facts_were_corrected(
+    published, enterprises, administration, scout
+):
+    again = services.create_report(period=Q3, by=administration)
+    assert again.pk != published.pk and again.version == 2
+    again = services.compute_report(again.pk)
+    assert again.figures_sha256 == published.figures_sha256
+    assert services.compare_reports(published, again) == []
+
+    # A correction: a visit typed in late (dated in Q3) and one moved out of Q3.
+    late = Organisation.objects.create(name="Nachzügler KG", kind="sme", employees=3)
+    visit_at(late, scout, datetime.datetime(2026, 9, 1, 9, tzinfo=BERLIN))
+    moved = Visit.objects.filter(organisation=enterprises["urban"], visited_at__month=10)
+    assert not moved.exists()
+    Visit.objects.filter(
+        organisation=enterprises["urban"], visited_at__gte=Q3.start_at, visited_at__lt=Q3.end_at
+    ).update(visited_at=datetime.datetime(2026, 10, 2, 9, tzinfo=BERLIN))
+
+    again = services.compute_report(again.pk)
+    assert again.figures_sha256 != published.figures_sha256
+    changes = {c.code: c for c in services.compare_reports(published, again)}
+    rco01 = changes["RCO01"]
+    assert (rco01.before, rco01.after) == (2, 2)
+    assert [r.label for r in rco01.added] == ["Nachzügler KG"]
+    assert [r.label for r in rco01.removed] == ["=Formel AG"]
+    assert changes["VISITS"].before == 3 and changes["VISITS"].after == 3
+    assert "RCO07" not in changes
+    # The published one is untouched.
+    published.refresh_from_db()
+    assert figure(published, "RCO01")["value"] == 2
+
+
+# --- Schedule ----------------------------------------------------------------------------
+
+
+def test_working_days_skip_weekends_and_holidays():
+    assert datetime.date(2026, 4, 3) in public_holidays(2026)  # Karfreitag
+    assert datetime.date(2026, 4, 6) in public_holidays(2026)  # Ostermontag
+    # Q4 2026 ends on Thursday 31.12.; 1.1. is a holiday, 2.1. a Saturday.
+    assert first_working_day_after(datetime.date(2026, 12, 31)) == datetime.date(2027, 1, 4)
+    # Q3 2026 ends on Wednesday 30.09.
+    assert first_working_day_after(datetime.date(2026, 9, 30)) == datetime.date(2026, 10, 1)
+    # Q1 2027 ends on Wednesday 31.03.; 1.4. is Thursday (Karfreitag is 26.3.).
+    assert first_working_day_after(datetime.date(2027, 3, 31)) == datetime.date(2027, 4, 1)
+
+
+def test_the_finished_quarter_is_due_from_its_first_working_day():
+    assert services.due_quarter(datetime.date(2027, 1, 1)) is None  # holiday
+    assert services.due_quarter(datetime.date(2027, 1, 3)) is None  # Sunday
+    assert services.due_quarter(datetime.date(2027, 1, 4)) == Period.quarter(2026, 4)
+    # Later in the quarter (beat was down): still the previous quarter.
+    assert services.due_quarter(datetime.date(2027, 3, 15)) == Period.quarter(2026, 4)
+
+
+def test_quarterly_draft_is_created_once_and_mailed(
+    enterprises, administration, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.create_scheduled_draft(today=datetime.date(2026, 10, 1))
+    assert report is not None and report.is_scheduled and report.is_computed()
+    assert (report.period_start, report.period_end) == (Q3.start, Q3.end)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [administration.email]
+    assert "Wirkungsbericht Q3 2026" in mail.outbox[0].subject
+    assert f"/berichte/{report.pk}/" in mail.outbox[0].body
+    # Running again that day, the next day or after publication changes nothing.
+    assert services.create_scheduled_draft(today=datetime.date(2026, 10, 1)) is None
+    assert services.create_scheduled_draft(today=datetime.date(2026, 10, 2)) is None
+    services.publish_report(report.pk, by=administration)
+    assert services.create_scheduled_draft(today=datetime.date(2026, 10, 5)) is None
+    assert Report.objects.count() == 1 and len(mail.outbox) == 1
+
+
+def test_scheduled_draft_takes_over_a_manual_draft(enterprises, administration):
+    manual = services.create_report(period=Q3, by=administration)
+    report = services.create_scheduled_draft(today=datetime.date(2026, 10, 1))
+    assert report.pk == manual.pk and report.is_scheduled
+    assert Report.objects.count() == 1
+
+
+def test_quarterly_task_runs_the_service(enterprises, administration, settings, monkeypatch):
+    from reporting import tasks
+
+    monkeypatch.setattr(services.timezone, "localdate", lambda *a, **k: datetime.date(2026, 10, 1))
+    report_id = tasks.create_quarterly_draft.delay().get()
+    assert Report.objects.get(pk=report_id).is_scheduled
+    assert tasks.create_quarterly_draft.delay().get() is None
+
+
+def test_beat_schedule_has_the_quarterly_job():
+    from crm.celery import app
+
+    entry = app.conf.beat_schedule["reporting-quarterly-draft"]
+    assert entry["task"] == "reporting.tasks.create_quarterly_draft"
+
+
+# --- Command -----------------------------------------------------------------------------
+
+
+def test_command_writes_draft_files(enterprises, tmp_path):
+    out = io.StringIO()
+    call_command(
+        "impact_report",
+        "--period",
+        "2026-Q3",
+        "--format",
+        "pdf,xlsx",
+        "--out",
+        tmp_path,
+        stdout=out,
+    )
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == [
+        "wirkungsbericht-2026-Q3-v1-entwurf.pdf",
+        "wirkungsbericht-2026-Q3-v1-entwurf.xlsx",
+    ]
+    assert "SHA-256" in out.getvalue()
+    assert Report.objects.get().is_computed()
+
+
+def test_command_publishes(enterprises, administration, tmp_path):
+    call_command(
+        "impact_report",
+        "--period",
+        "2026-Q3",
+        "--format",
+        "pdf",
+        "--out",
+        tmp_path,
+        "--publish",
+        "--user",
+        administration.username,
+        stdout=io.StringIO(),
+    )
+    report = Report.objects.get()
+    assert report.is_published()
+    data = (tmp_path / "wirkungsbericht-2026-Q3-v1.pdf").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == report.files.get(kind="pdf").sha256
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--period", "2026-Q5"], "2026-Q5"),
+        (["--period", "2026-Q3", "--format", "docx"], "Unknown format"),
+        (["--period", "2026-Q3", "--districts", "99999"], "Unknown district"),
+        (["--period", "2026-Q3", "--publish"], "--publish needs --user"),
+        (["--period", "2026-Q3", "--publish", "--user", "nobody"], "No user"),
+    ],
+)
+def test_command_refuses_bad_input(db, tmp_path, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("impact_report", *args, "--out", tmp_path, stdout=io.StringIO())
+    assert not Report.objects.exists()
+
+
+def test_morning_job_warms_the_dashboards_default_view(enterprises, settings):
+    from reporting import tasks
+
+    scope = services.warm_dashboard(today=datetime.date(2026, 11, 24))
+    assert scope.period == Q3
+    cached = services.cached_dashboard_figures(scope)
+    assert cached["current"]["RCO01"] == 2 and cached["previous"]["VISITS"] == 1
+    assert tasks.warm_dashboard.delay().get()  # runs through Celery (eagerly here)
+    from crm.celery import app
+
+    assert app.conf.beat_schedule["reporting-warm-dashboard"]["task"] == (
+        "reporting.tasks.warm_dashboard"
+    )
