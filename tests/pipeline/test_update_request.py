@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from crm.roles import Role
 from pipeline.models import TransferRequest
@@ -50,7 +51,10 @@ def test_a_change_read_before_someone_elses_is_refused(transfer_request, manager
 
     assert refused.value.code == "request_changed"
     assert refused.value.messages == [
-        "This request was changed by someone else meanwhile; reload it and make your change again."
+        gettext(
+            "This request was changed by someone else meanwhile; reload it and make your "
+            "change again."
+        )
     ]
     assert refused.value.current.title == "Von der Kollegin"
     assert isinstance(refused.value, ValidationError)  # pages show it like any refusal

@@ -380,3 +380,17 @@ def test_morning_job_warms_the_dashboards_default_view(enterprises, settings):
     assert app.conf.beat_schedule["reporting-warm-dashboard"]["task"] == (
         "reporting.tasks.warm_dashboard"
     )
+
+
+def test_demo_seed_publishes_last_quarters_report(
+    region, administration, django_capture_on_commit_callbacks
+):
+    from reporting import demo
+
+    counts = demo.seed(scale="demo", seed=1, bulk=False)
+    assert counts == {"Wirkungsberichte": 2}
+    published = Report.objects.published().get()
+    assert published.narrative_progress and published.files.count() == 2
+    assert Report.objects.drafts().get().is_computed()
+    assert demo.seed(scale="demo", seed=1, bulk=False) == {}  # once
+    assert demo.seed(scale="state", seed=1, bulk=True) == {}
