@@ -515,10 +515,10 @@ def _records_request(request: HttpRequest, code: str) -> RecordsRequest:
     return RecordsRequest(item, form, breakdown, key if breakdown else "", errors)
 
 
-def _record_ids(asked: RecordsRequest, user: Any) -> tuple[list[int], int | None]:
-    """The ids of a figure's records in list order (and, for a percentage, how many are
-    counted): computing them reads a whole period's facts, seconds at state scale, so
-    they are kept for ten minutes and paging through them costs nothing."""
+def _record_ids(asked: RecordsRequest, user: Any) -> tuple[list[int], set[int] | None]:
+    """The ids of a figure's records in list order (and, for a percentage, those in its
+    numerator): computing them reads a whole period's facts, seconds at state scale, so
+    they are kept for ten minutes and paging through them costs next to nothing."""
     key = _cache_key(
         "records",
         asked.item.code,
@@ -529,11 +529,10 @@ def _record_ids(asked: RecordsRequest, user: Any) -> tuple[list[int], int | None
     )
     cached = cache.get(key)
     if cached is None:
-        found = asked.records()
-        listing = _listing(asked.item, found, user)
+        listing = _listing(asked.item, asked.records(), user)
         if asked.item.is_share:
             rows = list(listing.values_list("pk", "counted"))
-            cached = ([pk for pk, _c in rows], sum(1 for _pk, c in rows if c))
+            cached = ([pk for pk, _c in rows], {pk for pk, c in rows if c})
         else:
             cached = (list(listing.values_list("pk", flat=True)), None)
         cache.set(key, cached, RECORD_IDS_SECONDS)
@@ -555,15 +554,21 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
         context["errors"] = asked.errors
         return render(request, "reporting/records.html", context, status=400)
     scope = asked.scope
-    ids, counted = _record_ids(asked, request.user)
+    ids, counted_ids = _record_ids(asked, request.user)
     page = Paginator(ids, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+    model = queries.MODELS[asked.item.subject]
     shown = {
         record.pk: record
-        for record in _listing(asked.item, asked.records(), request.user).filter(
-            pk__in=list(page.object_list)
+        for record in _listing(
+            asked.item, model.objects.filter(pk__in=list(page.object_list)), request.user
         )
     }
     page.object_list = [shown[pk] for pk in page.object_list if pk in shown]
+    counted = None
+    if counted_ids is not None:
+        counted = len(counted_ids)
+        for record in page.object_list:
+            record.counted = record.pk in counted_ids
     breakdown_label = key_label = ""
     if asked.breakdown:
         breakdown_label = Breakdown(asked.breakdown).label
