@@ -235,7 +235,12 @@ def dashboard_part(request: HttpRequest, code: str) -> HttpResponse:
         return HttpResponseBadRequest(form_errors(form))
     scope = form.scope()
     key = _cache_key(
-        "breakdowns", get_language(), item.code, scope.period.code, _district_key(scope)
+        "breakdowns",
+        get_language(),
+        item.code,
+        scope.period.code,
+        _district_key(scope),
+        services.cache_epoch(scope),
     )
     computed = cache.get(key)
     if computed is None:
@@ -524,6 +529,7 @@ def _record_ids(asked: RecordsRequest, user: Any) -> tuple[list[int], set[int] |
         asked.item.code,
         asked.scope.period.code,
         _district_key(asked.scope),
+        services.cache_epoch(asked.scope),
         asked.breakdown,
         hashlib.sha256(asked.key.encode()).hexdigest()[:16],
     )

@@ -58,6 +58,29 @@ def scope_query(scope: Scope) -> str:
     return urlencode(scope_params(scope))
 
 
+class DistrictsField(forms.ModelMultipleChoiceField):
+    """Districts by id; an id no database column can hold is refused like an unknown one
+    (SQLite raises on integers beyond 64 bits instead of finding nothing)."""
+
+    def _check_values(self, value: Any) -> Any:
+        try:
+            values = set(value)
+        except TypeError:
+            values = set()
+        for pk in values:
+            text = str(pk).strip()
+            if not text.isascii() or not text.isdigit() or int(text) > MAX_ID:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)  # type: ignore[misc]
+
+
+MAX_ID = 2**63 - 1
+
+
 def _add_years(day: datetime.date, years: int) -> datetime.date:
     try:
         return day.replace(year=day.year + years)
@@ -93,7 +116,7 @@ class ScopeForm(_Bootstrap, forms.Form):
     )
     start = forms.DateField(label=_("From"), required=False, widget=DateInput())
     end = forms.DateField(label=_("To"), required=False, widget=DateInput())
-    districts = forms.ModelMultipleChoiceField(
+    districts = DistrictsField(
         label=_("Districts"),
         queryset=District.objects.order_by("name"),
         required=False,
@@ -105,10 +128,18 @@ class ScopeForm(_Bootstrap, forms.Form):
         },
     )
 
-    def __init__(self, data: QueryDict | dict[str, Any] | None = None, *, today: datetime.date):
+    def __init__(
+        self,
+        data: QueryDict | dict[str, Any] | None = None,
+        *,
+        today: datetime.date,
+        fill_defaults: bool = True,
+    ):
+        """``fill_defaults=False``: a form that creates something takes no period it was
+        not given (a GET shows the default view, a POST without a period is refused)."""
         self.default = default_period(today)
         defaults = dict(scope_params(Scope(self.default)))
-        if data is not None and not data.get("period_kind"):
+        if data is not None and fill_defaults and not data.get("period_kind"):
             data = data.copy()
             for name, value in defaults.items():
                 data[name] = value  # replaces (QueryDict.update would append)

@@ -44,7 +44,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from .content import BreakdownRow, IndicatorContent, PeriodContent, ReportContent
+from .content import BreakdownRow, IndicatorContent, PeriodContent, ReportContent, TrendPoint
 from .fonts import register_fonts
 
 logger = logging.getLogger(__name__)
@@ -753,7 +753,7 @@ def _trend_chart(indicator: IndicatorContent, font: str, width: float, height: f
     chart.bars[0].strokeColor = None
     chart.barSpacing = 2
     chart.groupSpacing = 10
-    chart.categoryAxis.categoryNames = [point["label"] for point in indicator["trend"]]
+    chart.categoryAxis.categoryNames = _trend_labels(indicator["trend"])
     chart.categoryAxis.labels.fontName = font
     chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.dy = -2
@@ -766,12 +766,30 @@ def _trend_chart(indicator: IndicatorContent, font: str, width: float, height: f
     chart.valueAxis.strokeColor = RULE
     chart.valueAxis.visibleGrid = True
     chart.valueAxis.gridStrokeColor = SHADE
-    chart.barLabelFormat = _axis_label
+    # More bars than fit a value above each: the figures are in the tables.
+    chart.barLabelFormat = _axis_label if len(values) <= TREND_LABELS else None
     chart.barLabels.fontName = font
     chart.barLabels.fontSize = 6.5
     chart.barLabels.nudge = 6
     drawing.add(chart)
     return drawing
+
+
+TREND_LABELS = 8  # quarter labels ("Q3 2026") that fit side by side under a trend chart
+
+
+def _trend_labels(trend: Sequence[TrendPoint]) -> list[str]:
+    """The quarter ("Q3 2026") under each bar; for a long trend (a custom period of
+    years) only the year under each year's first quarter, every few years, so that the
+    labels do not overlap."""
+    if len(trend) <= TREND_LABELS:
+        return [point["label"] for point in trend]
+    years = [int(point["start"][:4]) for point in trend]
+    step = -(-(years[-1] - years[0] + 1) // TREND_LABELS)  # ceiling
+    return [
+        str(year) if point["start"][5:7] == "01" and (year - years[0]) % step == 0 else ""
+        for point, year in zip(trend, years, strict=True)
+    ]
 
 
 def _breakdown_chart(rows: list[BreakdownRow], font: str, width: float) -> Drawing:

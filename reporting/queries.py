@@ -166,10 +166,11 @@ class Indicator:
         }
 
 
+# Follows "mit", hence the dative.
 SUPPORT_RULE = (
-    "mindestens ein Unterstützungsereignis im Zeitraum: ein eingereichter "
-    "Unternehmensbesuch, eine eingegangene Transferanfrage, ein vorgeschlagener "
-    "Forschungspartner oder ein festgehaltenes Ergebnis zu einer ihrer Transferanfragen"
+    "mindestens einem Unterstützungsereignis im Zeitraum: einem eingereichten "
+    "Unternehmensbesuch, einer eingegangenen Transferanfrage, einem vorgeschlagenen "
+    "Forschungspartner oder einem festgehaltenen Ergebnis zu einer ihrer Transferanfragen"
 )
 SUPPORT_RULE_EN = (
     "at least one support event in the period: a submitted company visit, a transfer "

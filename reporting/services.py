@@ -93,6 +93,8 @@ def create_report(
     districts = sorted(districts, key=lambda d: d.key)
     if period.start < datetime.date(2000, 1, 1):
         raise ReportError(_("Reports start in the year 2000 at the earliest."))
+    if period.start > timezone.localdate():
+        raise ReportError(_("This period has not begun yet: there is nothing to report."))
     if period.end >= timezone.localdate() and not scheduled:
         # Allowed, but the figures of an unfinished period will still change.
         logger.info("Report for the unfinished period %s", period.code)
@@ -146,10 +148,15 @@ def _progress_for(report: Report) -> Progress:
 
 
 def mark_pending(report: Report) -> None:
-    """Say a computation is queued (before the task is sent)."""
+    """Say a computation is queued (before the task is sent). Raises ``ReportFrozen``
+    if the report is published, also when that happened since ``report`` was read."""
     if report.is_published():
         raise ReportFrozen()
-    Report.objects.filter(pk=report.pk).update(generation=Report.Generation.PENDING)
+    updated = Report.objects.filter(pk=report.pk, status=Report.Status.DRAFT).update(
+        generation=Report.Generation.PENDING
+    )
+    if not updated:
+        raise ReportFrozen()
     cache.set(_progress_key(report.pk), (0, _("waiting to start")), 60 * 60)
 
 
@@ -159,9 +166,10 @@ def compute_report(report_id: int, *, by: User | None = None) -> Report:
     if report.is_published():
         raise ReportFrozen()
     progress = _progress_for(report)
-    Report.objects.filter(pk=report.pk).update(
+    if not Report.objects.filter(pk=report.pk, status=Report.Status.DRAFT).update(
         generation=Report.Generation.RUNNING, generation_error=""
-    )
+    ):
+        raise ReportFrozen()  # published since it was read
     try:
         with _snapshot(), queries.computing(scope_of(report)) as computation:
             content, evidence = _compute(report, progress, computation)
@@ -317,11 +325,11 @@ def update_narrative(
     texts = {"narrative_progress": progress, "narrative_problems": problems}
     texts["narrative_outlook"] = outlook
     for name, text in texts.items():
-        cleaned = (text or "").replace("\x00", "").strip()
+        # Browsers send line breaks as CRLF but count them as one character.
+        cleaned = (text or "").replace("\x00", "").replace("\r\n", "\n").strip()
         if len(cleaned) > NARRATIVE_LIMIT:
-            raise ReportError(
-                {name: _("At most %(limit)s characters.") % {"limit": f"{NARRATIVE_LIMIT:,}"}}
-            )
+            limit = formats.number_format(NARRATIVE_LIMIT, force_grouping=True)
+            raise ReportError({name: _("At most %(limit)s characters.") % {"limit": limit}})
         setattr(locked, name, cleaned)
     return save_with_history(locked, by=by)  # type: ignore[return-value]
 
@@ -494,6 +502,7 @@ def publish_report(report_id: int, *, by: User) -> Report:
             locked.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
             locked.figures_sha256 = figures_sha256(content)
             locked.generation = Report.Generation.DONE
+            locked.generation_error = ""  # an earlier attempt's failure is history now
             locked.generated_at = timezone.now()
             locked.status = Report.Status.PUBLISHED
             locked.published_at = timezone.now()
@@ -533,6 +542,7 @@ class RecordChange:
 class FigureChange:
     code: str
     name: str
+    unit: str
     before: int | float | None
     after: int | float | None
     added: list[RecordChange]
@@ -565,6 +575,7 @@ def compare_reports(older: Report, newer: Report) -> list[FigureChange]:
         change = FigureChange(
             code=item.code,
             name=item.name,
+            unit=str(item.unit),
             before=before_values.get(item.code),
             after=after_values.get(item.code),
             added=_describe(item.subject, added[:COMPARISON_LIST_LIMIT]),
@@ -642,7 +653,30 @@ def cached_dashboard_figures(scope: Scope) -> dict[str, Any] | None:
 
 
 def forget_dashboard_figures(scope: Scope) -> None:
-    cache.delete(_dashboard_key(scope))
+    """Recompute on the next view: the figures of the period and of the one before (the
+    dashboard shows both), and — through a new ``cache_epoch`` — the breakdowns and
+    record lists cached for them, so that a figure and its records never disagree."""
+    for each in (scope, scope.with_period(scope.period.previous())):
+        cache.delete(_dashboard_key(each))
+        key = _epoch_key(each)
+        try:
+            cache.incr(key)
+        except ValueError:  # not cached (yet, or any more)
+            cache.set(key, 1, EPOCH_SECONDS)
+
+
+# Longer than anything keyed by an epoch lives, so an expired epoch finds none of its keys.
+EPOCH_SECONDS = 24 * 60 * 60
+
+
+def _epoch_key(scope: Scope) -> str:
+    return _dashboard_key(scope).replace(":dashboard:", ":epoch:", 1)
+
+
+def cache_epoch(scope: Scope) -> int:
+    """Part of the cache keys of what is computed for ``scope``; changes when its
+    figures are recomputed on request."""
+    return int(cache.get(_epoch_key(scope), 0))
 
 
 def dashboard_figures(scope: Scope) -> dict[str, Any]:
@@ -688,15 +722,19 @@ def create_scheduled_draft(*, today: datetime.date | None = None) -> Report | No
     quarter = due_quarter(today)
     if quarter is None:
         return None
-    if Report.objects.filter(
+    report = Report.objects.filter(
         period_start=quarter.start, period_end=quarter.end, is_scheduled=True
-    ).exists():
+    ).first()
+    if report is not None and (report.is_published() or report.is_computed()):
         return None
-    try:
-        with transaction.atomic():
-            report = create_report(period=quarter, by=None, scheduled=True)
-    except IntegrityError:
-        return None  # another worker was quicker
+    if report is None:
+        try:
+            with transaction.atomic():
+                report = create_report(period=quarter, by=None, scheduled=True)
+        except IntegrityError:
+            return None  # another worker was quicker
+    # else: an earlier run created the draft, but its computation failed or was cut
+    # off (the task is retried after a database error): compute it now.
     report = compute_report(report.pk)
     transaction.on_commit(lambda: notify_draft_ready(report))
     return report

@@ -62,21 +62,22 @@ def report_panels(request: HttpRequest) -> list[Panel]:
     return [Panel("reporting/_panel_reports.html", {"reports": reports}, order=5)]
 
 
+def _listed_reports(user: Any) -> Any:
+    return (
+        Report.objects.for_user(user).prefetch_related("districts").defer("content", "evidence")
+    )[:200]
+
+
 @login_required
 @require_GET
 def report_list(request: HttpRequest) -> HttpResponse:
     _require(request.user, "reporting.view_report")
-    reports = (
-        Report.objects.for_user(request.user)
-        .prefetch_related("districts")
-        .defer("content", "evidence")
-    )
     can_create = request.user.has_perm("reporting.add_report")
     form = ScopeForm(None, today=timezone.localdate()) if can_create else None
     return render(
         request,
         "reporting/report_list.html",
-        {"reports": reports[:200], "form": form, "can_create": can_create},
+        {"reports": _listed_reports(request.user), "form": form, "can_create": can_create},
     )
 
 
@@ -86,13 +87,12 @@ def report_create(request: HttpRequest) -> HttpResponse:
     """Create (or recompute) the draft of a period and scope and compute it in the
     background."""
     _require(request.user, "reporting.add_report")
-    form = ScopeForm(request.POST, today=timezone.localdate())
+    form = ScopeForm(request.POST, today=timezone.localdate(), fill_defaults=False)
     if not form.is_valid():
-        reports = Report.objects.for_user(request.user).defer("content", "evidence")[:200]
         return render(
             request,
             "reporting/report_list.html",
-            {"reports": reports, "form": form, "can_create": True},
+            {"reports": _listed_reports(request.user), "form": form, "can_create": True},
             status=400,
         )
     try:
@@ -109,7 +109,11 @@ def report_create(request: HttpRequest) -> HttpResponse:
 
 
 def _start_computation(request: HttpRequest, report: Report) -> None:
-    services.mark_pending(report)
+    try:
+        services.mark_pending(report)
+    except ReportFrozen:  # published meanwhile (a second tab, a double click)
+        messages.error(request, _("A published report cannot be changed."))
+        return
     tasks.compute_report.delay_on_commit(report.pk, request.user.pk)
 
 
@@ -133,6 +137,8 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "previous": previous,
         "progress": services.report_progress(report),
         "running": report.generation in (Report.Generation.PENDING, Report.Generation.RUNNING),
+        "unfinished": not report.is_published()
+        and not report.period.is_finished(today=timezone.localdate()),
         "can_change": user.has_perm("reporting.change_report") and not report.is_published(),
         "can_publish": user.has_perm("reporting.publish_report")
         and not report.is_published()
@@ -209,12 +215,14 @@ def report_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 def report_narrative(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_report(request.user, pk)
     _require(request.user, "reporting.change_report")
+    # A text the request does not carry stays as it is (the page's form sends all three).
+    post = request.POST
     try:
         services.update_narrative(
             report,
-            progress=request.POST.get("narrative_progress", ""),
-            problems=request.POST.get("narrative_problems", ""),
-            outlook=request.POST.get("narrative_outlook", ""),
+            progress=post.get("narrative_progress", report.narrative_progress),
+            problems=post.get("narrative_problems", report.narrative_problems),
+            outlook=post.get("narrative_outlook", report.narrative_outlook),
             by=request.user,
         )
     except ValidationError as error:
@@ -238,7 +246,11 @@ def report_publish(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Please confirm that the report may be published."))
         return redirect(report)
-    services.mark_pending(report)
+    try:
+        services.mark_pending(report)
+    except ReportFrozen:  # published by a request a moment earlier (a double click)
+        messages.error(request, _("This report is already published."))
+        return redirect(report)
     try:
         tasks.publish_report.delay_on_commit(report.pk, request.user.pk)
     except ValidationError as error:  # eager mode: the task ran right here

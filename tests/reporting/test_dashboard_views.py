@@ -236,6 +236,30 @@ def test_dashboard_is_cached_per_scope(client_as, manager, world):
     assert {row.item.code: row for row in other.context["rows"]}["VISITS"].value == "2"
 
 
+def test_recomputing_the_dashboard_renews_the_breakdowns_and_records_too(client_as, manager, world):
+    """After "recompute" a figure and the records behind it agree at once (they were
+    cached apart: the list kept the old records for up to ten minutes)."""
+    client = client_as(manager)
+    params = query(world["scope"])
+
+    def shown() -> tuple[str, int, int]:
+        table = client.get(f"{DASHBOARD}?{params}&part=table").context["rows"]
+        value = {row.item.code: row for row in table}["VISITS"].value
+        listed = records_count(client.get(f"{records_url('VISITS')}?{params}"))
+        part = client.get(f"{part_url('VISITS')}?{params}").context["tables"]
+        district = next(t for t in part if t["breakdown"] == "district")
+        return value, listed, sum(int(cell.value) for cell in district["cells"])
+
+    assert shown() == ("2", 2, 2)
+    submitted_visit(world["rural"], world["rural_visit"].created_by)
+    assert shown() == ("2", 2, 2)  # cached
+    client.get(f"{DASHBOARD}?{params}&refresh=1")
+    assert shown() == ("3", 3, 3)
+    # The period before is recomputed with it (the table shows both).
+    before = query(world["scope"].with_period(world["scope"].period.previous()))
+    assert records_count(client.get(f"{records_url('VISITS')}?{before}")) == 1
+
+
 def test_breakdown_part_lists_the_declared_breakdowns_with_links(client_as, manager, world):
     scope = world["scope"]
     response = client_as(manager).get(
@@ -436,6 +460,9 @@ def test_export_of_a_breakdown_and_bad_format(client_as, administration, world):
         ("period_kind=quarter&year=1850&number=1", "Choose a year from 2000 to 2100."),
         ("period_kind=decade", None),
         ("period_kind=custom&start=%00&end=2026-01-01", "Enter a valid date."),
+        # Beyond 64 bits: SQLite raised OverflowError (a 500) instead of finding nothing.
+        (f"period_kind=year&year=2026&districts={'9' * 30}", "Choose districts from the list."),
+        ("period_kind=year&year=2026&districts=-1", "Choose districts from the list."),
     ],
 )
 def test_bad_scope_gives_a_message(client_as, administration, world, params, message):

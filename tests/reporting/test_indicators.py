@@ -76,6 +76,14 @@ def test_registry_codes_are_unique_and_defined():
         assert item.is_share == (item.code == "RURAL_SHARE")
 
 
+def test_support_rule_reads_as_german():
+    """ "mit" takes the dative: the rule said "mit mindestens ein Unterstützungsereignis"."""
+    for code in ("RCO01", "RCO04"):
+        rule = indicator(code).rule
+        assert "mit mindestens einem Unterstützungsereignis im Zeitraum: einem " in rule
+        assert "mindestens ein Unterstützungsereignis" not in rule
+
+
 # --- The Q3 2026 dataset: every figure by hand ----------------------------------------
 
 

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from pypdf import PdfReader
 
 from reporting.fonts import register_fonts
-from reporting.pdf import number, render_pdf
+from reporting.pdf import _trend_labels, number, render_pdf
 from tests.reporting.sample_content import FIGURES_SHA256, XLSX_SHA256, sample_content
 
 
@@ -184,3 +184,31 @@ def test_missing_fonts_are_a_clear_error(settings, tmp_path):
             register_fonts()
     finally:
         register_fonts.cache_clear()
+
+
+def _quarters(first_year: int, first_quarter: int, count: int) -> list[dict]:
+    points = []
+    year, quarter = first_year, first_quarter
+    for n in range(count):
+        month = 3 * quarter - 2
+        points.append(
+            {"label": f"Q{quarter} {year}", "start": f"{year}-{month:02}-01", "end": "", "value": n}
+        )
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    return points
+
+
+def test_a_long_trend_is_labelled_by_year_so_that_labels_do_not_overlap():
+    """A five-year report has 21 quarters: their labels ran into one another."""
+    assert _trend_labels(_quarters(2026, 1, 4)) == ["Q1 2026", "Q2 2026", "Q3 2026", "Q4 2026"]
+    five_years = _trend_labels(_quarters(2024, 1, 21))
+    assert [label for label in five_years if label] == [str(y) for y in range(2024, 2030)]
+    assert five_years[4] == "2025" and five_years[1] == ""
+    # The command takes any length: every few years then.
+    decades = [label for label in _trend_labels(_quarters(2000, 3, 106)) if label]
+    assert decades == ["2004", "2008", "2012", "2016", "2020", "2024"]
+    content = sample_content()
+    for indicator in content["indicators"]:
+        indicator["trend"] = _quarters(2024, 1, 21)  # type: ignore[typeddict-item]
+    text = " ".join(_pages(render_pdf(content)))
+    assert "Q1 2024" not in text and "2027" in text

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.models import Organisation
 from reporting import services
@@ -80,6 +82,33 @@ def test_bad_period_is_refused_with_a_message(data, administration):
     assert not Report.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},  # a POST without a period made the default quarter's report
+        {"period_kind": ""},
+        {**Q3_FORM, "districts": "9" * 30},  # an id beyond 64 bits was a 500 on SQLite
+        {**Q3_FORM, "districts": "1\x00"},
+    ],
+)
+def test_create_refuses_a_missing_or_impossible_scope(data, administration, form):
+    response = client_for(administration).post(reverse("reporting:report_create"), form)
+    assert response.status_code == 400
+    assert not Report.objects.exists()
+
+
+def test_create_refuses_a_period_that_has_not_begun(data, administration):
+    next_year = str(timezone.localdate().year + 1)
+    response = client_for(administration).post(
+        reverse("reporting:report_create"),
+        {"period_kind": "year", "year": next_year},
+        follow=True,
+    )
+    assert not Report.objects.exists()
+    message = gettext("This period has not begun yet: there is nothing to report.")
+    assert message in response.content.decode()
+
+
 @pytest.mark.parametrize("persona", ["manager", "scout", "funder", "outsider"])
 def test_only_administration_generates(data, persona, request):
     user = request.getfixturevalue(persona)
@@ -116,6 +145,40 @@ def test_narrative_and_publish_through_the_pages(
     assert 'name="narrative_progress"' not in page  # no form any more
 
 
+def test_narrative_texts_left_out_of_the_request_stay(draft, administration):
+    services.update_narrative(
+        draft, progress="Gut", problems="Wenig", outlook="Mehr", by=administration
+    )
+    client_for(administration).post(
+        reverse("reporting:report_narrative", args=[draft.pk]), {"narrative_outlook": "Neu"}
+    )
+    draft.refresh_from_db()
+    assert (draft.narrative_progress, draft.narrative_problems) == ("Gut", "Wenig")
+    assert draft.narrative_outlook == "Neu"
+
+
+def test_a_running_period_is_marked_provisional(data, administration):
+    quarter = Period.containing_quarter(timezone.localdate())
+    report = services.compute_report(services.create_report(period=quarter, by=administration).pk)
+    page = client_for(administration).get(report.get_absolute_url()).content.decode()
+    assert 'id="publish-unfinished"' in page  # said where publishing is offered
+    finished = client_for(administration).get(
+        services.compute_report(
+            services.create_report(period=Q3, by=administration).pk
+        ).get_absolute_url()
+    )
+    assert 'id="publish-unfinished"' not in finished.content.decode()
+
+
+def test_progress_bar_needs_no_inline_style(draft, administration):
+    """The content security policy forbids style attributes; a bar sized by one stays
+    empty."""
+    Report.objects.filter(pk=draft.pk).update(generation=Report.Generation.RUNNING)
+    response = client_for(administration).get(reverse("reporting:report_progress", args=[draft.pk]))
+    page = response.content.decode()
+    assert "<progress" in page and "style=" not in page
+
+
 def test_published_report_cannot_be_changed_through_the_pages(published, administration):
     client = client_for(administration)
     client.post(
@@ -143,6 +206,25 @@ def test_regenerating_a_published_report_makes_a_new_version(
     comparison = client.get(reverse("reporting:report_compare", args=[new.pk]))
     assert comparison.status_code == 200
     assert "gleich" in comparison.content.decode() or "same" in comparison.content.decode()
+
+
+def test_comparison_shows_percentages_as_such(
+    published, region, scout, administration, django_capture_on_commit_callbacks
+):
+    urban = Organisation.objects.create(
+        name="Stadtwerk GmbH", kind="sme", employees=9, municipality=region["urban"]
+    )
+    visit, _ = record_visit(uuid=uuid.uuid4(), organisation=urban, by=scout)
+    submit_visit(visit, by=scout)
+    Visit.objects.filter(pk=visit.pk).update(
+        visited_at=datetime.datetime(2026, 8, 4, 10, tzinfo=BERLIN)
+    )
+    client = client_for(administration)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("reporting:report_regenerate", args=[published.pk]))
+    new = Report.objects.exclude(pk=published.pk).get()
+    comparison = client.get(reverse("reporting:report_compare", args=[new.pk]))
+    assert "100,0 % → 50,0 %" in comparison.content.decode()
 
 
 def test_downloads(published, draft_of_q2, administration, funder, manager):
@@ -211,6 +293,41 @@ def test_admin_shows_a_published_report_read_only(published, draft, administrati
     assert delete.status_code == 403
     published.refresh_from_db()
     assert published.narrative_progress == ""
+
+
+def test_admin_history_cannot_revert_a_report(published, draft, administration):
+    """Reverting failed with a 500 on a published report and, on a draft, brought back
+    an old computation time and hash beside the current figures."""
+    administration.is_staff = True
+    administration.save()
+    admin_client = client_for(administration)
+    for report in (published, draft):
+        first = report.history.order_by("history_id").first()
+        url = reverse("admin:reporting_report_simple_history", args=[report.pk, first.history_id])
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert 'name="_save"' not in page.content.decode()
+        response = admin_client.post(
+            url, {"narrative_progress": "alt", "narrative_problems": "", "narrative_outlook": ""}
+        )
+        assert response.status_code == 403
+    published.refresh_from_db()
+    draft.refresh_from_db()
+    assert draft.generated_at is not None and draft.narrative_progress == ""
+    assert published.is_published()
+
+
+def test_admin_keeps_the_narrative_limit(draft, administration):
+    administration.is_staff = True
+    administration.save()
+    url = reverse("admin:reporting_report_change", args=[draft.pk])
+    response = client_for(administration).post(
+        url,
+        {"narrative_progress": "x" * 20_001, "narrative_problems": "", "narrative_outlook": ""},
+    )
+    assert response.status_code == 200  # the form again, with the error
+    draft.refresh_from_db()
+    assert draft.narrative_progress == ""
 
 
 # --- API ---------------------------------------------------------------------------------

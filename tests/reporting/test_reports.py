@@ -13,7 +13,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -124,6 +124,52 @@ def test_narrative_is_saved_with_history_and_refused_when_too_long(enterprises, 
         )
     report.refresh_from_db()
     assert report.narrative_progress == "Gut voran"
+
+
+def test_narrative_line_breaks_count_once(enterprises, administration):
+    """Browsers send line breaks as CRLF but count them as one character (maxlength)."""
+    report = services.create_report(period=Q3, by=administration)
+    text = "Zeile\r\n" * 2_500 + "x" * 5_000  # 22,500 sent, 20,000 as the browser counts
+    services.update_narrative(report, progress=text, problems="", outlook="", by=administration)
+    report.refresh_from_db()
+    assert len(report.narrative_progress) == 20_000
+    assert "\r" not in report.narrative_progress
+    with pytest.raises(services.ReportError, match="20.000"):  # German grouping
+        services.update_narrative(
+            report, progress="x" * 20_001, problems="", outlook="", by=administration
+        )
+
+
+def test_a_period_that_has_not_begun_is_refused(enterprises, administration, monkeypatch):
+    monkeypatch.setattr(services.timezone, "localdate", lambda *a, **k: datetime.date(2026, 9, 1))
+    with pytest.raises(services.ReportError):
+        services.create_report(period=Period.quarter(2026, 4), by=administration)
+    # The running quarter may be previewed (its figures will still change).
+    assert services.create_report(period=Q3, by=administration).pk
+    assert Report.objects.count() == 1
+
+
+def test_a_report_published_meanwhile_is_not_marked_for_computing(enterprises, administration):
+    """A second tab or a double click: the page read the draft, then another request
+    published it. Marking it pending must neither change the published row nor fail
+    with a database error."""
+    report = services.compute_report(services.create_report(period=Q3, by=administration).pk)
+    stale = Report.objects.get(pk=report.pk)
+    services.publish_report(report.pk, by=administration)
+    with pytest.raises(ReportFrozen):
+        services.mark_pending(stale)
+    with pytest.raises(ReportFrozen):
+        services.compute_report(report.pk)
+    stored = Report.objects.get(pk=report.pk)
+    assert stored.is_published() and stored.generation == Report.Generation.DONE
+
+
+def test_publishing_after_a_failed_attempt_forgets_the_failure(enterprises, administration):
+    report = services.compute_report(services.create_report(period=Q3, by=administration).pk)
+    # What a failed publication leaves on the draft.
+    Report.objects.filter(pk=report.pk).update(generation_error="Publishing failed: disk full")
+    report = services.publish_report(report.pk, by=administration)
+    assert Report.objects.get(pk=report.pk).generation_error == ""
 
 
 @pytest.fixture
@@ -282,6 +328,32 @@ def test_quarterly_draft_is_created_once_and_mailed(
     services.publish_report(report.pk, by=administration)
     assert services.create_scheduled_draft(today=datetime.date(2026, 10, 5)) is None
     assert Report.objects.count() == 1 and len(mail.outbox) == 1
+
+
+def test_scheduled_draft_is_computed_on_the_next_run_after_a_failure(
+    enterprises, administration, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The task is retried after a database error; the retry found the draft created
+    and stopped, leaving it uncomputed and nobody told."""
+    compute = services._compute
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("connection lost")
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_compute", flaky)
+    with pytest.raises(OperationalError):
+        services.create_scheduled_draft(today=datetime.date(2026, 10, 1))
+    failed = Report.objects.get()
+    assert failed.is_scheduled and failed.generation == Report.Generation.FAILED
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.create_scheduled_draft(today=datetime.date(2026, 10, 1))
+    assert report is not None and report.pk == failed.pk and report.is_computed()
+    assert len(mail.outbox) == 1
+    assert services.create_scheduled_draft(today=datetime.date(2026, 10, 2)) is None
 
 
 def test_scheduled_draft_takes_over_a_manual_draft(enterprises, administration):
