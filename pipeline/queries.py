@@ -231,7 +231,7 @@ def _rank_case(progress: list[tuple[int, int]], column: str) -> tuple[str, list[
     return f"CASE {column} {whens} END", [v for pair in progress for v in pair]
 
 
-def _cooperation_stage_ids() -> list[int]:
+def cooperation_stage_ids() -> list[int]:
     """The cooperation stage and the progress stages after it; won stages if there is
     no cooperation stage."""
     progress = list(
@@ -350,7 +350,7 @@ def _cohort(q: _Sql, *, group: str | None, join: str = "") -> list[tuple[Any, ..
 
     ``group`` is an SQL expression on ``r`` (and ``o``/``mu``, ``tp`` through ``join``);
     None puts the whole cohort in one group."""
-    cooperation_ids = _cooperation_stage_ids()
+    cooperation_ids = cooperation_stage_ids()
     won_ids = list(Stage.objects.filter(kind=Stage.Kind.WON).values_list("pk", flat=True))
     lost_ids = list(Stage.objects.filter(kind=Stage.Kind.LOST).values_list("pk", flat=True))
     cooperation, won, lost = _in_list(cooperation_ids), _in_list(won_ids), _in_list(lost_ids)

@@ -22,7 +22,8 @@ from crm.api.permissions import RoleModelPermissions
 from crm.api.views import Conflict, CrmViewSet, _actor
 
 from . import services
-from .models import Report, ReportFile, ReportFrozen
+from .models import Report, ReportFrozen
+from .views import file_response
 
 
 class ReportFileSerializer(serializers.Serializer):
@@ -180,7 +181,4 @@ class ReportViewSet(
         stored = report.files.filter(kind=kind).first() if report.is_published() else None
         if stored is None:
             raise Http404(gettext_lazy("Only published reports have stored files."))
-        response = HttpResponse(bytes(stored.data), content_type=ReportFile.CONTENT_TYPES[kind])
-        response["Content-Disposition"] = f'attachment; filename="{stored.filename}"'
-        response["X-Content-SHA256"] = stored.sha256
-        return response
+        return file_response(stored)

@@ -29,7 +29,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.formats import number_format
 from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.utils.translation import get_language
@@ -37,15 +36,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from crm.dataio.exports import csv_chunks, write_xlsx
-from crm.models import District, Municipality, Organisation, SizeClass, Topic
+from crm.models import District, Municipality, Organisation, SizeClass
 from crm.roles import Role, has_role
 from crm.web import form_errors
-from pipeline.models import Outcome, TransferRequest
+from pipeline.models import TransferRequest
 from scouting.models import Visit
 
 from . import queries, services
 from .forms import ScopeForm, scope_query
 from .queries import UNKNOWN, Breakdown, Indicator, Scope, Subject, Unit
+from .templatetags.report_figures import format_change, format_value
 
 CACHE_SECONDS = 300
 RECORDS_PER_PAGE = 25
@@ -90,21 +90,6 @@ def _name(item: Indicator) -> str:
 
 def _rule(item: Indicator) -> str:
     return item.rule if (get_language() or "de").startswith("de") else item.rule_en
-
-
-def format_value(value: int | float, unit: Unit) -> str:
-    """1.234 or 35,1 % (in the active language's notation)."""
-    if unit == Unit.PERCENT:
-        return f"{number_format(value, 1, force_grouping=True)} %"
-    return number_format(value, 0, force_grouping=True)
-
-
-def format_change(current: int | float, previous: int | float, unit: Unit) -> str:
-    """+12, −3 or ±0; for percentages in percentage points with one decimal."""
-    places = 1 if unit == Unit.PERCENT else 0
-    difference = round(current - previous, places)
-    sign = "+" if difference > 0 else "−" if difference < 0 else "±"
-    return sign + number_format(abs(difference), places, force_grouping=True)
 
 
 def _districts_label(districts: Iterable[District]) -> str:
@@ -467,23 +452,6 @@ def _cells(item: Indicator, record: Any) -> list[Cell]:
     return cells
 
 
-def _key_label(breakdown: Breakdown, key: str) -> str:
-    """The label of a breakdown key, as the breakdown tables show it."""
-    if key == UNKNOWN:
-        return _("no outcome") if breakdown == Breakdown.OUTCOME else _("unknown")
-    if breakdown == Breakdown.SIZE_CLASS and key in SizeClass.values:
-        return str(SizeClass(key).label)
-    if breakdown == Breakdown.DISTRICT:
-        return District.objects.filter(key=key).values_list("name", flat=True).first() or key
-    if breakdown == Breakdown.AREA_TYPE and key in Municipality.AreaType.values:
-        return str(Municipality.AreaType(key).label)
-    if breakdown == Breakdown.TOPIC:
-        return Topic.objects.filter(slug=key).values_list("name", flat=True).first() or key
-    if breakdown == Breakdown.OUTCOME and key in Outcome.Kind.values:
-        return str(Outcome.Kind(key).label)
-    return key
-
-
 @dataclass(frozen=True)
 class RecordsRequest:
     """A drill-down as asked for: which figure, or what is wrong with the question."""
@@ -578,7 +546,7 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
     breakdown_label = key_label = ""
     if asked.breakdown:
         breakdown_label = Breakdown(asked.breakdown).label
-        key_label = _key_label(Breakdown(asked.breakdown), asked.key)
+        key_label = queries.BreakdownLabels().label(Breakdown(asked.breakdown), asked.key)
     params = request.GET.copy()
     params.pop("page", None)
     context.update(

@@ -25,6 +25,7 @@ from django.db.models.functions import ExtractYear
 
 from crm.models import District, Municipality, Organisation
 from pipeline.models import Match, Outcome, Stage, StageChange
+from pipeline.queries import cooperation_stage_ids
 from scouting.models import FollowUp
 
 
@@ -218,10 +219,3 @@ _ALL_EVENT_COLUMNS = (
 )  # fmt: skip
 
 _ORG_FLAGS = ("visited", "green", "support", "first_year", "joint", "innovation", "partner")
-
-
-def cooperation_stage_ids() -> list[int]:
-    """The cooperation stage and every progress stage after it (open or won)."""
-    from pipeline.queries import _cooperation_stage_ids
-
-    return _cooperation_stage_ids()

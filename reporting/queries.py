@@ -46,7 +46,6 @@ from django.utils.translation import gettext as _
 
 from crm.models import District, Municipality, Organisation, SizeClass, Topic
 from pipeline.models import Match, Outcome, Stage, TransferRequest
-from pipeline.queries import COOPERATION_STAGE_KEY
 from scouting.models import FollowUp, Visit
 
 from .facts import ENTERPRISE, RESEARCH, SME, Facts, FactsBuilder
@@ -438,11 +437,6 @@ class _Events:
             return Q()
         return Q(**{f"{prefix}municipality__district_id__in": self.scope.district_ids})
 
-    @cached_property
-    def in_scope(self) -> Q:
-        """On organisations: inside the scope's districts (always true for the region)."""
-        return self._org_scope()
-
     # Event sets (ids of organisations)
 
     def _in_period(self, field: str) -> dict[str, Any]:
@@ -489,19 +483,6 @@ class _Events:
             | Q(pk__in=self.matches_proposed.values("request_id"))
             | Q(pk__in=self.outcomes.values("request_id"))
         )
-
-
-def cooperation_stage_ids() -> list[int]:
-    """The cooperation stage and every progress stage after it (open or won)."""
-    progress = list(
-        Stage.objects.filter(kind__in=(Stage.Kind.OPEN, Stage.Kind.WON))
-        .order_by("position", "pk")
-        .values_list("pk", "key", "kind")
-    )
-    keys = [key for _pk, key, _kind in progress]
-    if COOPERATION_STAGE_KEY in keys:
-        return [pk for pk, _key, _kind in progress[keys.index(COOPERATION_STAGE_KEY) :]]
-    return [pk for pk, _key, kind in progress if kind == Stage.Kind.WON]
 
 
 # --- Facts -----------------------------------------------------------------------------
@@ -658,7 +639,7 @@ def breakdowns(
             return breakdowns(scope, codes=codes, computation=computation)
     wanted = [i for i in INDICATORS if codes is None or i.code in codes]
     result: dict[str, dict[str, list[BreakdownRow]]] = {i.code: {} for i in wanted}
-    labels = _Labels()
+    labels = BreakdownLabels()
     for subject in Subject:
         own = [i for i in wanted if i.subject == subject]
         if not own:
@@ -794,7 +775,7 @@ def _topic_pairs(subject: Subject, events: _Events) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-class _Labels:
+class BreakdownLabels:
     """Labels of breakdown keys, read once per computation."""
 
     @cached_property

@@ -54,21 +54,10 @@ def _check(by: Any, permission: str) -> None:
 
 
 def report_title(period: Period, districts: Sequence[District]) -> str:
-    title = _("Impact report %(period)s") % {"period": period_label(period)}
+    title = _("Impact report %(period)s") % {"period": period.label}
     if districts:
         title += " – " + ", ".join(d.name for d in districts)
     return title
-
-
-def period_label(period: Period) -> str:
-    """German label for titles: "3. Quartal 2026", "1. Halbjahr 2026", "2026"."""
-    kind = period.kind
-    if kind == "quarter":
-        return _("Q%(number)s %(year)s") % {
-            "number": (period.start.month - 1) // 3 + 1,
-            "year": period.start.year,
-        }
-    return period.label
 
 
 def scope_label(districts: Sequence[District]) -> str:
@@ -176,12 +165,7 @@ def compute_report(report_id: int, *, by: User | None = None) -> Report:
             report = Report.objects.select_for_update().get(pk=report.pk)
             if report.is_published():
                 raise ReportFrozen()
-            report.content = content
-            report.evidence = evidence
-            report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
-            report.figures_sha256 = figures_sha256(content)
-            report.generation = Report.Generation.DONE
-            report.generated_at = timezone.now()
+            _store_figures(report, content, evidence)
             save_with_history(report, by=by, reason=_("Figures computed"))
     except Exception as error:
         Report.objects.filter(pk=report_id, status=Report.Status.DRAFT).update(
@@ -252,7 +236,7 @@ def _compute(
                     },
                     "trend": [
                         {
-                            "label": quarter_label(quarter),
+                            "label": quarter.label,
                             "start": quarter.start.isoformat(),
                             "end": quarter.end.isoformat(),
                             "value": trend[quarter].get(item.code, 0),
@@ -274,16 +258,23 @@ def _compute(
     return content, evidence
 
 
-def quarter_label(quarter: Period) -> str:
-    return f"Q{(quarter.start.month - 1) // 3 + 1} {quarter.start.year}"
-
-
 def _period_content(period: Period) -> dict[str, str]:
     return {
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
-        "label": period_label(period),
+        "label": period.label,
     }
+
+
+def _store_figures(report: Report, content: dict[str, Any], evidence: dict[str, list[int]]) -> None:
+    """Put a computation's figures, evidence and indicator versions on ``report``
+    (saved by the caller)."""
+    report.content = content
+    report.evidence = evidence
+    report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
+    report.figures_sha256 = figures_sha256(content)
+    report.generation = Report.Generation.DONE
+    report.generated_at = timezone.now()
 
 
 def figures_sha256(content: dict[str, Any]) -> str:
@@ -497,13 +488,8 @@ def publish_report(report_id: int, *, by: User) -> Report:
             if locked.is_published():
                 raise ReportError(_("This report is already published."))
             content, evidence = _compute(locked, progress, computation)
-            locked.content = content
-            locked.evidence = evidence
-            locked.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
-            locked.figures_sha256 = figures_sha256(content)
-            locked.generation = Report.Generation.DONE
+            _store_figures(locked, content, evidence)
             locked.generation_error = ""  # an earlier attempt's failure is history now
-            locked.generated_at = timezone.now()
             locked.status = Report.Status.PUBLISHED
             locked.published_at = timezone.now()
             locked.published_by = by  # type: ignore[assignment]

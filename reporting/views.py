@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.extensions import Panel
+from crm.permissions import require_permission
 from crm.roles import Role, has_role
 from crm.web import error_text
 
@@ -27,15 +28,10 @@ from .forms import ScopeForm, scope_query
 from .models import Report, ReportFile, ReportFrozen
 
 
-def _require(user: Any, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied
-
-
 def get_report(user: Any, pk: int) -> Report:
     """The report if ``user`` may see it; 404 otherwise (a funder never learns of
     drafts)."""
-    _require(user, "reporting.view_report")
+    require_permission(user, "reporting.view_report")
     report = Report.objects.for_user(user).filter(pk=pk).first()
     if report is None:
         raise Http404(_("No such report."))
@@ -71,7 +67,7 @@ def _listed_reports(user: Any) -> Any:
 @login_required
 @require_GET
 def report_list(request: HttpRequest) -> HttpResponse:
-    _require(request.user, "reporting.view_report")
+    require_permission(request.user, "reporting.view_report")
     can_create = request.user.has_perm("reporting.add_report")
     form = ScopeForm(None, today=timezone.localdate()) if can_create else None
     return render(
@@ -86,7 +82,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 def report_create(request: HttpRequest) -> HttpResponse:
     """Create (or recompute) the draft of a period and scope and compute it in the
     background."""
-    _require(request.user, "reporting.add_report")
+    require_permission(request.user, "reporting.add_report")
     form = ScopeForm(request.POST, today=timezone.localdate(), fill_defaults=False)
     if not form.is_valid():
         return render(
@@ -184,7 +180,7 @@ def report_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_compute(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_report(request.user, pk)
-    _require(request.user, "reporting.change_report")
+    require_permission(request.user, "reporting.change_report")
     if report.is_published():
         messages.error(request, _("A published report cannot be changed."))
         return redirect(report)
@@ -198,7 +194,7 @@ def report_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     """Generate the same period and scope again: a new version beside the published
     one (or the existing draft, recomputed)."""
     report = get_report(request.user, pk)
-    _require(request.user, "reporting.add_report")
+    require_permission(request.user, "reporting.add_report")
     try:
         draft = services.create_report(
             period=report.period, districts=list(report.districts.all()), by=request.user
@@ -214,7 +210,7 @@ def report_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_narrative(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_report(request.user, pk)
-    _require(request.user, "reporting.change_report")
+    require_permission(request.user, "reporting.change_report")
     # A text the request does not carry stays as it is (the page's form sends all three).
     post = request.POST
     try:
@@ -236,7 +232,7 @@ def report_narrative(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_publish(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_report(request.user, pk)
-    _require(request.user, "reporting.publish_report")
+    require_permission(request.user, "reporting.publish_report")
     if report.is_published():
         messages.error(request, _("This report is already published."))
         return redirect(report)
@@ -276,17 +272,19 @@ def report_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         stored = report.files.filter(kind=kind).first()
         if stored is None:
             raise Http404
-        data, filename, digest = bytes(stored.data), stored.filename, stored.sha256
-    else:
-        if not report.is_computed():
-            raise Http404(_("The report's figures have not been computed yet."))
-        data = services.render_pdf(report) if kind == "pdf" else services.render_xlsx(report)
-        preview = ReportFile.of(report, kind, data)
-        filename = preview.filename.replace(f".{kind}", f"-entwurf.{kind}")
-        digest = preview.sha256
-    response = HttpResponse(data, content_type=ReportFile.CONTENT_TYPES[kind])
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["X-Content-SHA256"] = digest
+        return file_response(stored)
+    if not report.is_computed():
+        raise Http404(_("The report's figures have not been computed yet."))
+    data = services.render_pdf(report) if kind == "pdf" else services.render_xlsx(report)
+    preview = ReportFile.of(report, kind, data)
+    return file_response(preview, filename=preview.filename.replace(f".{kind}", f"-entwurf.{kind}"))
+
+
+def file_response(file: ReportFile, *, filename: str = "") -> HttpResponse:
+    """A report file as a download, with its SHA-256 in a header (pages and API)."""
+    response = HttpResponse(bytes(file.data), content_type=file.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename or file.filename}"'
+    response["X-Content-SHA256"] = file.sha256
     return response
 
 

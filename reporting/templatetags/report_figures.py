@@ -8,7 +8,25 @@ from typing import Any
 from django import template
 from django.utils.formats import number_format
 
+from reporting.queries import Unit
+
 register = template.Library()
+UNITS = {str(unit) for unit in Unit}
+
+
+def format_value(value: int | float, unit: Unit) -> str:
+    """1.234 or 35,1 % (in the active language's notation)."""
+    if unit == Unit.PERCENT:
+        return f"{number_format(value, 1, force_grouping=True)} %"
+    return number_format(value, 0, force_grouping=True)
+
+
+def format_change(current: int | float, previous: int | float, unit: Unit) -> str:
+    """+12, −3 or ±0; for percentages in percentage points with one decimal."""
+    places = 1 if unit == Unit.PERCENT else 0
+    difference = round(current - previous, places)
+    sign = "+" if difference > 0 else "−" if difference < 0 else "±"
+    return sign + number_format(abs(difference), places, force_grouping=True)
 
 
 @register.filter
@@ -16,9 +34,10 @@ def figure(value: Any, unit: str = "") -> str:
     """1234 → "1.234"; 35.1 with unit "percent" → "35,1 %"; None → "–"."""
     if value is None or value == "":
         return "–"
-    if unit == "percent" or isinstance(value, float):
-        text = number_format(value, decimal_pos=1, use_l10n=True, force_grouping=True)
-        return f"{text} %" if unit == "percent" else text
+    if unit in UNITS:
+        return format_value(value, Unit(unit))
+    if isinstance(value, float):
+        return number_format(value, decimal_pos=1, use_l10n=True, force_grouping=True)
     return number_format(value, use_l10n=True, force_grouping=True)
 
 
