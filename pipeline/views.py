@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.dataio.views import export_filtered
 from crm.models import Organisation
 from crm.pagination import EstimatedCountPaginator
+from crm.permissions import require_permission
 from crm.roles import Role, has_role
 from crm.web import error_text, form_errors, history_response, safe_next
 from scouting.forms import FollowUpProposalForm
@@ -52,11 +53,6 @@ from .models import Match, Stage, StageChange, TransferRequest
 BOARD_CARDS = 20
 BOARD_COUNT_CAP = 1000
 LIST_PAGE_SIZE = 25
-
-
-def _require(user: Any, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied
 
 
 def get_request(user: Any, pk: int, *, action: str = "view") -> TransferRequest:
@@ -125,7 +121,7 @@ def _board_path(mine: bool) -> str:
 @login_required
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
-    _require(request.user, "pipeline.view_transferrequest")
+    require_permission(request.user, "pipeline.view_transferrequest")
     visible, mine = _board_requests(request)
     columns = []
     for stage in Stage.objects.board_columns():
@@ -156,7 +152,7 @@ def board(request: HttpRequest) -> HttpResponse:
 def board_cards(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: the next cards of a board column (appended below the last one shown),
     with the column's "load more" footer and a screen reader note out of band."""
-    _require(request.user, "pipeline.view_transferrequest")
+    require_permission(request.user, "pipeline.view_transferrequest")
     stage = Stage.objects.board_columns().filter(pk=pk).first()
     if stage is None:
         raise Http404
@@ -180,7 +176,7 @@ def board_cards(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
-    _require(request.user, "pipeline.view_transferrequest")
+    require_permission(request.user, "pipeline.view_transferrequest")
     filterset = RequestFilter(
         request.GET or None, queryset=TransferRequest.objects.for_user(request.user)
     )
@@ -212,8 +208,8 @@ EXPORT_PERMISSION = "crm.export_organisation"
 def request_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered list as CSV (streamed) or XLSX, for network managers and
     administration."""
-    _require(request.user, "pipeline.view_transferrequest")
-    _require(request.user, EXPORT_PERMISSION)
+    require_permission(request.user, "pipeline.view_transferrequest")
+    require_permission(request.user, EXPORT_PERMISSION)
     return export_filtered(
         request,
         filterset_class=RequestFilter,
@@ -276,7 +272,7 @@ def _export_rows(qs: Any) -> Any:
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_create(request: HttpRequest) -> HttpResponse:
-    _require(request.user, "pipeline.add_transferrequest")
+    require_permission(request.user, "pipeline.add_transferrequest")
     form = RequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -317,7 +313,7 @@ def request_contacts(request: HttpRequest) -> HttpResponse:
     """htmx: the contact person choices of the organisation just chosen in the request
     form (with an out-of-band hint for screen readers). An unknown organisation gives
     an empty list; the form checks the choice again when it is sent."""
-    _require(request.user, "pipeline.add_transferrequest")
+    require_permission(request.user, "pipeline.add_transferrequest")
     organisation = _organisation(request.GET.get("organisation", ""))
     form = RequestForm(
         initial={
@@ -367,7 +363,7 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def request_from_visit(request: HttpRequest, uuid: Any) -> HttpResponse:
-    _require(request.user, "pipeline.add_transferrequest")
+    require_permission(request.user, "pipeline.add_transferrequest")
     visit = Visit.objects.for_user(request.user).filter(uuid=uuid).first()
     if visit is None:
         raise Http404
@@ -535,7 +531,7 @@ def outcome_add(request: HttpRequest, pk: int) -> HttpResponse:
 def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
     """A follow-up about the request, through the scouting service."""
     transfer_request = get_request(request.user, pk)
-    _require(request.user, "scouting.add_followup")
+    require_permission(request.user, "scouting.add_followup")
     form = FollowUpProposalForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("The follow-up was not saved: %s") % form_errors(form))

@@ -54,12 +54,11 @@ SME = f"o.kind IN {sql_list([Organisation.Kind.SME, Organisation.Kind.START_UP])
 
 @dataclass(frozen=True)
 class Facts:
-    """``SELECT id, size_class, district, area_type, org_id, <flags> …`` of one subject;
-    flags are named in ``flags`` (0/1 integers, ``first_year`` an int or NULL)."""
+    """``SELECT id, size_class, district, area_type, org_id, <one 0/1 column per
+    condition> …`` of one subject, and its parameters."""
 
     sql: str
     params: list[Any]
-    flags: tuple[str, ...]
 
 
 class FactsBuilder:
@@ -191,7 +190,7 @@ class FactsBuilder:
             f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
             f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id"
         )
-        return Facts(sql, list(union_params), tuple(conditions))
+        return Facts(sql, list(union_params))
 
 
 def _columns(flags: Sequence[str]) -> list[str]:

@@ -193,9 +193,6 @@ class Report(models.Model):
             raise ReportFrozen()
         return super().delete(*args, **kwargs)
 
-    def file(self, kind: str) -> ReportFile | None:
-        return self.files.filter(kind=kind).defer("data").first()
-
 
 def scope_key_for(districts: Any) -> str:
     """The ``scope_key`` of a set of districts (empty: the whole region)."""

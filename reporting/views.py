@@ -20,10 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm.extensions import Panel
 from crm.permissions import require_permission
-from crm.roles import Role, has_role
 from crm.web import error_text
 
 from . import services, tasks
+from .dashboard_views import may_see_indicators
 from .forms import ScopeForm, scope_query
 from .models import Report, ReportFile, ReportFrozen
 
@@ -36,11 +36,6 @@ def get_report(user: Any, pk: int) -> Report:
     if report is None:
         raise Http404(_("No such report."))
     return report
-
-
-def may_drill_down(user: Any) -> bool:
-    """Figures link to their records for the roles that may see the records."""
-    return has_role(user, Role.ADMINISTRATION, Role.NETWORK_MANAGER) or user.is_superuser
 
 
 def report_panels(request: HttpRequest) -> list[Panel]:
@@ -125,6 +120,9 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             rows.append({**item, "change": _change(item["value"], item["previous_value"])})
     files = {f.kind: f for f in report.files.defer("data")} if report.is_published() else {}
     previous = services.previous_publication(report)
+    # Staff see who did what and follow figures to their records; funders do not.
+    staff = may_see_indicators(user)
+    scope = services.scope_of(report) if staff else None
     context = {
         "report": report,
         "content": content,
@@ -140,13 +138,11 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and not report.is_published()
         and report.is_computed(),
         "can_regenerate": user.has_perm("reporting.add_report"),
-        "show_people": may_drill_down(user),
-        "drill_down": may_drill_down(user),
-        "scope_query": scope_query(services.scope_of(report)) if may_drill_down(user) else "",
-        "previous_scope_query": scope_query(
-            services.scope_of(report).with_period(report.period.previous())
-        )
-        if may_drill_down(user)
+        "show_people": staff,
+        "drill_down": staff,
+        "scope_query": scope_query(scope) if staff else "",
+        "previous_scope_query": scope_query(scope.with_period(report.period.previous()))
+        if staff
         else "",
     }
     return render(request, "reporting/report_detail.html", context)
@@ -294,7 +290,7 @@ def report_compare(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: how this report's figures differ from the previous publication of the same
     period and scope, and which records explain it."""
     report = get_report(request.user, pk)
-    if not may_drill_down(request.user):
+    if not may_see_indicators(request.user):
         raise PermissionDenied
     previous = services.previous_publication(report)
     if previous is None or not report.is_computed():
