@@ -300,6 +300,8 @@ class TransferRequest(models.Model):
         indexes = [
             models.Index(fields=["stage", "stage_entered_at"], name="request_board"),
             models.Index(fields=["-created_at", "-id"], name="request_created"),
+            # Impact indicators (requests received in a period) from the index alone.
+            models.Index(fields=["created_at", "organisation"], name="request_created_org"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -388,6 +390,8 @@ class StageChange(models.Model):
             models.Index(fields=["request", "changed_at", "id"], name="stagechange_request"),
             # Funnel and conversion metrics: who entered which stage in a period.
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_to"),
+            # Impact indicators: every stage change of a period from the index alone.
+            models.Index(fields=["changed_at", "request", "to_stage"], name="stagechange_changed"),
         ]
 
     def __str__(self) -> str:
@@ -461,6 +465,13 @@ class Match(models.Model):
         indexes = [
             # Past cooperations of a partner, for suggestions.
             models.Index(fields=["partner", "status"], name="match_partner_status"),
+            # Impact indicators: partners proposed, and accepted, in a period.
+            models.Index(fields=["proposed_at", "request"], name="match_proposed"),
+            models.Index(
+                fields=["decided_at", "request"],
+                name="match_accepted",
+                condition=Q(status="accepted"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -540,7 +551,13 @@ class Outcome(models.Model):
         ordering = ["request", "date", "id"]
         verbose_name = _("outcome")
         verbose_name_plural = _("outcomes")
-        indexes = [models.Index(fields=["date"], name="outcome_date")]
+        # Impact indicators read a period's outcomes from the index alone.
+        indexes = [
+            models.Index(
+                fields=["date", "request", "kind", "partner", "innovation_introduced"],
+                name="outcome_reporting",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.date:%d.%m.%Y})"

@@ -337,6 +337,12 @@ class Visit(models.Model):
                 name="visit_submitted",
                 condition=Q(submitted_at__isnull=False),
             ),
+            # Impact indicators: a period's submitted visits read from the index alone.
+            models.Index(
+                fields=["visited_at", "organisation", "green_skills_interest"],
+                name="visit_reporting",
+                condition=Q(status="submitted"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="visit_version_positive"),
@@ -612,6 +618,12 @@ class FollowUp(models.Model):
                 fields=["due_date", "id", "assignee"],
                 name="followup_open_due",
                 condition=Q(status__in=["open", "in_progress"]),
+            ),
+            # Impact indicators: follow-ups completed in a period, from the index alone.
+            models.Index(
+                fields=["completed_at", "organisation", "due_date"],
+                name="followup_done_reporting",
+                condition=Q(status="done"),
             ),
         ]
         constraints = [
