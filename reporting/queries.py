@@ -23,6 +23,7 @@ Counting rules common to all indicators (each indicator's own rule says the rest
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import District, Municipality, Organisation, SizeClass, Topic
@@ -549,6 +551,9 @@ class Computation:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
                 cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {facts.sql}", facts.params)
+                # Autovacuum never sees temporary tables: without statistics the planner
+                # takes each for 200 rows and joins the wrong way round.
+                cursor.execute(f"ANALYZE {name}")
             self.tables[subject] = name
         return self.tables[subject]
 
@@ -921,12 +926,21 @@ def evidence_ids(scope: Scope, *, computation: Computation | None = None) -> dic
     ids: dict[str, list[int]] = {item.code: [] for item in INDICATORS}
     for subject in Subject:
         own = indicators_of(subject)
-        columns = ", ".join(f"f.{item.column}" for item in own)
         table = computation.table(subject)
-        for pk, *flags in _stream(f"SELECT f.id, {columns} FROM {table} f ORDER BY f.id", []):
-            for item, flag in zip(own, flags, strict=True):
-                if flag:
-                    ids[item.code].append(pk)
+        if connection.vendor == "postgresql":
+            lists = ", ".join(
+                f"array_agg(f.id ORDER BY f.id) FILTER (WHERE f.{item.column} = 1)" for item in own
+            )
+            (row,) = _fetch(f"SELECT {lists} FROM {table} f", [])
+            for item, found in zip(own, row, strict=True):
+                ids[item.code] = list(found or [])
+        else:  # SQLite: no arrays
+            lists = ", ".join(
+                f"group_concat(CASE WHEN f.{item.column} = 1 THEN f.id END)" for item in own
+            )
+            (row,) = _fetch(f"SELECT {lists} FROM {table} f", [])
+            for item, found in zip(own, row, strict=True):
+                ids[item.code] = sorted(int(pk) for pk in str(found or "").split(",") if pk)
     return ids
 
 
@@ -953,8 +967,11 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
             f"(SELECT x.org_id, {sums} FROM {tables[subject]} x "
             "WHERE x.org_id IS NOT NULL GROUP BY x.org_id)",
         )
+    # Every visit is a support event, so its organisation is in the organisations' facts.
     ids = " UNION ".join(
-        f"SELECT org_id FROM {tables[s]} WHERE org_id IS NOT NULL" for s in Subject
+        f"SELECT org_id FROM {tables[s]} WHERE org_id IS NOT NULL"
+        for s in Subject
+        if s != Subject.VISIT
     )
     flags = ", ".join(f"CASE WHEN fo.{item.column} = 1 THEN 1 END" for item in own)
     counts = ", ".join(
@@ -977,13 +994,13 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
 
 
 def evidence_requests(computation: Computation) -> Iterator[tuple[Any, ...]]:
-    """One row per transfer request behind a figure: id, received, organisation, kind,
-    stage today, district, and 1 or None per request indicator."""
+    """One row per transfer request behind a figure: id, day received (local time),
+    organisation, kind, stage today, district, and 1 or None per request indicator."""
     flags = ", ".join(
         f"CASE WHEN f.{item.column} = 1 THEN 1 END" for item in indicators_of(Subject.REQUEST)
     )
     sql = (
-        f"SELECT f.id, r.created_at, o.name, r.kind, s.name, d.name, {flags} "
+        f"SELECT f.id, {local_date_sql('r.created_at')}, o.name, r.kind, s.name, d.name, {flags} "
         f"FROM {computation.table(Subject.REQUEST)} f "
         f"JOIN {TransferRequest._meta.db_table} r ON r.id = f.id "
         f"JOIN {Stage._meta.db_table} s ON s.id = r.stage_id "
@@ -992,3 +1009,17 @@ def evidence_requests(computation: Computation) -> Iterator[tuple[Any, ...]]:
         f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id ORDER BY f.id"
     )
     yield from _stream(sql, [])
+
+
+def local_date_sql(expression: str) -> str:
+    """SQL of the local calendar day of a timestamp column: Django's own conversion,
+    its parameters (time zone names) written in as literals. Converting a day in the
+    database is much cheaper than a time-zone-aware timestamp in Python."""
+    sql, params = connection.ops.datetime_cast_date_sql(
+        expression, (), timezone.get_current_timezone_name()
+    )
+    for param in params:
+        if not re.fullmatch(r"[A-Za-z0-9_/+-]+", str(param)):
+            raise ValueError(param)
+        sql = sql.replace("%s", f"'{param}'", 1)
+    return sql

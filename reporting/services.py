@@ -7,9 +7,11 @@ import hashlib
 import io
 import json
 import logging
+import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -160,8 +162,8 @@ def compute_report(report_id: int, *, by: User | None = None) -> Report:
     ):
         raise ReportFrozen()  # published since it was read
     try:
-        with _snapshot(), queries.computing(scope_of(report)) as computation:
-            content, evidence = _compute(report, progress, computation)
+        with _snapshot() as snapshot, queries.computing(scope_of(report)) as computation:
+            content, evidence = _compute(report, progress, computation, snapshot)
             report = Report.objects.select_for_update().get(pk=report.pk)
             if report.is_published():
                 raise ReportFrozen()
@@ -182,39 +184,120 @@ class _snapshot:
     PostgreSQL a REPEATABLE READ transaction, so figures, evidence and files agree even
     while people keep working."""
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _snapshot:
         # Only a transaction of its own can choose its isolation level (inside a test's
         # or a request's transaction the outer one decides).
-        isolated = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.isolated = connection.vendor == "postgresql" and not connection.in_atomic_block
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
-        if isolated:
+        self.exported: str | None = None
+        if self.isolated:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                # Exported now: PostgreSQL cannot export from a savepoint.
+                cursor.execute("SELECT pg_export_snapshot()")
+                (self.exported,) = cursor.fetchone()
+        return self
 
     def __exit__(self, *exc: Any) -> Any:
         return self._atomic.__exit__(*exc)
 
+    def alongside(self, work: Callable[[], T]) -> _Alongside[T]:
+        """Run ``work`` on a second database connection that sees this snapshot, while
+        this connection goes on (PostgreSQL: ``pg_export_snapshot``), so a report's
+        statements use both processor cores; elsewhere ``work`` runs on ``result()``."""
+        return _Alongside(work, self.exported)
+
+
+T = TypeVar("T")
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
+
+
+class _Alongside(Generic[T]):
+    """``work`` in a thread of its own, in a transaction with an exported snapshot."""
+
+    def __init__(self, work: Callable[[], T], snapshot: str | None) -> None:
+        self.work = work
+        self.snapshot = snapshot
+        self.outcome: tuple[bool, Any] | None = None
+        self.thread: threading.Thread | None = None
+        if snapshot is not None:
+            if not _SNAPSHOT_ID.fullmatch(snapshot):  # it is put into the SQL below
+                raise ValueError(snapshot)
+            self.thread = threading.Thread(target=self._run, name="report-snapshot")
+            self.thread.start()
+
+    def _run(self) -> None:
+        # A thread has a database connection of its own, closed when the work is done.
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+                # One core for this connection, the other for the calling thread.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                self.outcome = (True, self.work())
+        except BaseException as error:  # handed to result() in the calling thread
+            self.outcome = (False, error)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> _Alongside[T]:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        # Never leave the work running past the snapshot's transaction.
+        if self.thread is not None:
+            self.thread.join()
+
+    def result(self) -> T:
+        if self.thread is None:
+            return self.work()
+        self.thread.join()
+        assert self.outcome is not None
+        done, value = self.outcome
+        if not done:
+            raise value
+        return value
+
 
 def _compute(
-    report: Report, progress: Progress, computation: queries.Computation
+    report: Report,
+    progress: Progress,
+    computation: queries.Computation,
+    snapshot: _snapshot,
+    *,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """The figures of ``report``'s scope and the records behind them; then ``meanwhile``
+    on this connection while a second one computes the previous period and the trend."""
     scope = computation.scope
+    trend_periods = report.period.quarters()
+
+    def comparisons() -> tuple[dict[str, int | float], dict[Period, dict[str, int | float]]]:
+        """The previous period and the quarters of the trend: totals only, on a second
+        connection while ``meanwhile`` runs on this one."""
+        previous = queries.totals(scope.with_period(report.period.previous()))
+        trend = {quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods}
+        return previous, trend
+
     with translation.override(settings.LANGUAGE_CODE):
         progress(5, _("computing the figures"))
         values = queries.totals(scope, computation=computation)
         split = queries.breakdowns(scope, computation=computation)
         progress(30, _("collecting the records behind the figures"))
         evidence = queries.evidence_ids(scope, computation=computation)
+        # Started only now: the statements above keep both cores busy already, writing
+        # the evidence (mostly Python) does not.
+        with snapshot.alongside(comparisons) as alongside:
+            if meanwhile is not None:
+                meanwhile()
+            progress(55, _("computing the previous period and the trend"))
+            previous, trend = alongside.result()
         figures = [
             queries.Figure(item.code, values[item.code], split[item.code])
             for item in queries.INDICATORS
         ]
-        progress(45, _("computing the previous period"))
-        previous = queries.totals(scope.with_period(report.period.previous()))
-        progress(55, _("computing the trend"))
-        trend_periods = report.period.quarters()
-        trend = {quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods}
         districts = list(report.districts.order_by("name"))
         indicators: list[IndicatorContent] = []
         for figure in figures:
@@ -266,7 +349,13 @@ def _period_content(period: Period) -> dict[str, str]:
     }
 
 
-def _store_figures(report: Report, content: dict[str, Any], evidence: dict[str, list[int]]) -> None:
+def _store_figures(
+    report: Report,
+    content: dict[str, Any],
+    evidence: dict[str, list[int]],
+    *,
+    generated_at: datetime.datetime | None = None,
+) -> None:
     """Put a computation's figures, evidence and indicator versions on ``report``
     (saved by the caller)."""
     report.content = content
@@ -274,7 +363,7 @@ def _store_figures(report: Report, content: dict[str, Any], evidence: dict[str, 
     report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
     report.figures_sha256 = figures_sha256(content)
     report.generation = Report.Generation.DONE
-    report.generated_at = timezone.now()
+    report.generated_at = generated_at or timezone.now()
 
 
 def figures_sha256(content: dict[str, Any]) -> str:
@@ -397,7 +486,6 @@ def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
     sizes = {k: str(v) for k, v in SizeClass.choices}
     areas = {k: str(v) for k, v in Municipality.AreaType.choices}
     request_kinds = {k: str(v) for k, v in TransferRequest.Kind.choices}
-    zone = timezone.get_current_timezone()
 
     def organisations() -> Iterator[list[Any]]:
         for pk, name, kind, size, town, district, area, *numbers in queries.evidence_organisations(
@@ -420,7 +508,8 @@ def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
         ):
             yield [
                 pk,
-                received.astimezone(zone).date(),
+                # a date; text from SQLite
+                datetime.date.fromisoformat(received) if isinstance(received, str) else received,
                 name,
                 request_kinds.get(kind, kind),
                 stage,
@@ -477,25 +566,43 @@ def publish_report(report_id: int, *, by: User) -> Report:
     """Freeze a draft: recompute its figures in one consistent snapshot, write the XLSX
     and the PDF, store both with their SHA-256 and the figures, and mark it published.
     From then on nothing about it can change."""
+    from .xlsx import ReportWorkbook
+
     _check(by, "reporting.publish_report")
     report = Report.objects.get(pk=report_id)
     if report.is_published():
         raise ReportError(_("This report is already published."))
     progress = _progress_for(report)
     try:
-        with _snapshot(), queries.computing(scope_of(report)) as computation:
+        with _snapshot() as snapshot, queries.computing(scope_of(report)) as computation:
             locked = Report.objects.select_for_update().get(pk=report_id)
             if locked.is_published():
                 raise ReportError(_("This report is already published."))
-            content, evidence = _compute(locked, progress, computation)
-            _store_figures(locked, content, evidence)
+            generated_at = timezone.now()
+            out = io.BytesIO()
+            workbook = ReportWorkbook(
+                out, timezone.localtime(generated_at).isoformat(timespec="seconds")
+            )
+
+            def write_evidence() -> None:
+                # The long part of the XLSX, while the comparisons are computed.
+                progress(40, _("writing the XLSX file"))
+                workbook.add_evidence(evidence_sheets(computation))
+
+            content, evidence = _compute(
+                locked, progress, computation, snapshot, meanwhile=write_evidence
+            )
+            _store_figures(locked, content, evidence, generated_at=generated_at)
             locked.generation_error = ""  # an earlier attempt's failure is history now
             locked.status = Report.Status.PUBLISHED
             locked.published_at = timezone.now()
             locked.published_by = by  # type: ignore[assignment]
             progress(82, _("writing the XLSX file"))
-            xlsx = render_xlsx(locked, computation=computation)
-            xlsx_file = ReportFile.of(locked, ReportFile.Kind.XLSX, xlsx)
+            with translation.override(settings.LANGUAGE_CODE):
+                workbook_content = report_content(locked)
+                workbook.add_report(workbook_content)
+                workbook.close(workbook_content)
+            xlsx_file = ReportFile.of(locked, ReportFile.Kind.XLSX, out.getvalue())
             progress(94, _("writing the PDF file"))
             pdf = render_pdf(locked, xlsx_sha256=xlsx_file.sha256)
             pdf_file = ReportFile.of(locked, ReportFile.Kind.PDF, pdf)

@@ -169,10 +169,15 @@ def _cell(ref: str, value: Any, style: int = DEFAULT) -> str:
 
 
 def _row_cells(number: int, values: Sequence[Any], letters: list[str]) -> list[str]:
-    # The common case inline (a plain value of an exact type): one call per cell.
+    # The common cases inline — no value, a whole number — and a plain value of an
+    # exact type with one call per cell: the evidence sheets have 150,000 rows and more.
     writers = _CELL_WRITERS
     return [
-        writer(f"{letter}{number}", value, DEFAULT)
+        ""
+        if value is None
+        else f'<c r="{letter}{number}"><v>{value}</v></c>'
+        if type(value) is int
+        else writer(f"{letter}{number}", value, DEFAULT)
         if (writer := writers.get(type(value))) is not None
         else _cell(f"{letter}{number}", value)
         for letter, value in zip(letters, values, strict=False)
@@ -216,13 +221,13 @@ class _Sheet(NamedTuple):
 class _Package:
     """The ZIP with its sheets; sheets are written one at a time, parts at the end."""
 
-    def __init__(self, out: IO[bytes], content: ReportContent) -> None:
-        self.content = content
-        self.moment = _local_datetime(content["generated_at"])
+    def __init__(self, out: IO[bytes], generated_at: str) -> None:
+        self.moment = _local_datetime(generated_at)
         self.zip = zipfile.ZipFile(
             out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
         )
         self.sheets: list[_Sheet] = []
+        self.last_sheets: list[_Sheet] = []  # written before, listed after ``sheets``
         self._names: set[str] = set()
 
     def _entry(self, name: str) -> zipfile.ZipInfo:
@@ -255,14 +260,17 @@ class _Package:
         *,
         widths: Sequence[float] = (),
         frozen_rows: int = 0,
+        last: bool = False,
     ) -> None:
         """One worksheet from ``rows`` (plain values or `Styled`), streamed into the ZIP;
-        as many columns as ``widths`` has entries (or the rows have, if more)."""
+        as many columns as ``widths`` has entries (or the rows have, if more). ``last``:
+        listed after every sheet written without it."""
         name = self.unique_name(title)
-        path = f"xl/worksheets/sheet{len(self.sheets) + 1}.xml"
-        self.sheets.append(_Sheet(name, path))
+        first = not last and not self.sheets
+        path = f"xl/worksheets/sheet{len(self.sheets) + len(self.last_sheets) + 1}.xml"
+        (self.last_sheets if last else self.sheets).append(_Sheet(name, path))
         with self.zip.open(self._entry(path), "w") as stream:
-            stream.write(_sheet_head(widths, frozen_rows, first=len(self.sheets) == 1))
+            stream.write(_sheet_head(widths, frozen_rows, first=first))
             batch: list[str] = []
             for number, values in enumerate(rows, 1):
                 batch.append(_row_xml(number, values, len(widths)))
@@ -271,8 +279,8 @@ class _Package:
                     batch = []
             stream.write(("".join(batch) + "</sheetData></worksheet>").encode("utf-8"))
 
-    def close(self) -> None:
-        c, sheets = self.content, self.sheets
+    def close(self, content: ReportContent) -> None:
+        c, sheets = content, self.sheets + self.last_sheets
         sheet_entries = "".join(
             f'<sheet name="{_xml_attribute(s.name)}" sheetId="{i}" r:id="rId{i}"/>'
             for i, s in enumerate(sheets, 1)
@@ -528,27 +536,56 @@ def _chain(heading: list[Sequence[Any]], rows: Iterator[Sequence[Any]]) -> Itera
     yield from rows
 
 
-def write_xlsx(content: ReportContent, evidence: Iterable[EvidenceSheet], out: BinaryIO) -> None:
-    """Write the report and its evidence sheets (rows consumed once, in order) to ``out``.
+class ReportWorkbook:
+    """The report's workbook, written in two steps in either order: the evidence sheets
+    (long, read from the database) and the report's own sheets (overview, one per
+    indicator, definitions) — listed in that order, report first. Publishing writes the
+    evidence while the comparisons are still being computed."""
 
-    An evidence sheet longer than Excel's limit continues on "<title> (2)" and so on."""
-    package = _Package(out, content)
-    package.write_sheet(_("Overview"), _overview_rows(content), widths=(24, 48, 18, 14, 14, 14, 16))
-    for indicator in content["indicators"]:
+    def __init__(self, out: BinaryIO, generated_at: str) -> None:
+        self.package = _Package(out, generated_at)
+
+    def add_report(self, content: ReportContent) -> None:
+        package = self.package
         package.write_sheet(
-            indicator["code"], _indicator_rows(indicator, content), widths=(34, 16, 18, 14)
+            _("Overview"), _overview_rows(content), widths=(24, 48, 18, 14, 14, 14, 16)
         )
-    package.write_sheet(
-        _("Definitions"), _definition_rows(content), widths=(20, 40, 40, 16, 9, 90), frozen_rows=1
-    )
-    for sheet in evidence:
-        heading = _evidence_heading(sheet)
-        widths = tuple(sheet.column_widths)[: len(sheet.columns)]
-        widths += tuple(
-            min(max(len(str(column)) + 4, 12), 50) for column in sheet.columns[len(widths) :]
-        )
-        for rows in _chunks(sheet.rows, MAX_SHEET_ROWS - len(heading)):
+        for indicator in content["indicators"]:
             package.write_sheet(
-                sheet.title, _chain(heading, rows), widths=widths, frozen_rows=len(heading)
+                indicator["code"], _indicator_rows(indicator, content), widths=(34, 16, 18, 14)
             )
-    package.close()
+        package.write_sheet(
+            _("Definitions"),
+            _definition_rows(content),
+            widths=(20, 40, 40, 16, 9, 90),
+            frozen_rows=1,
+        )
+
+    def add_evidence(self, evidence: Iterable[EvidenceSheet]) -> None:
+        """Each sheet's rows consumed once, in order; a sheet longer than Excel's limit
+        continues on "<title> (2)" and so on."""
+        for sheet in evidence:
+            heading = _evidence_heading(sheet)
+            widths = tuple(sheet.column_widths)[: len(sheet.columns)]
+            widths += tuple(
+                min(max(len(str(column)) + 4, 12), 50) for column in sheet.columns[len(widths) :]
+            )
+            for rows in _chunks(sheet.rows, MAX_SHEET_ROWS - len(heading)):
+                self.package.write_sheet(
+                    sheet.title,
+                    _chain(heading, rows),
+                    widths=widths,
+                    frozen_rows=len(heading),
+                    last=True,
+                )
+
+    def close(self, content: ReportContent) -> None:
+        self.package.close(content)
+
+
+def write_xlsx(content: ReportContent, evidence: Iterable[EvidenceSheet], out: BinaryIO) -> None:
+    """Write the report and its evidence sheets (rows consumed once, in order) to ``out``."""
+    workbook = ReportWorkbook(out, content["generated_at"])
+    workbook.add_report(content)
+    workbook.add_evidence(evidence)
+    workbook.close(content)

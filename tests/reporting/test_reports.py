@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import threading
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -170,6 +171,44 @@ def test_publishing_after_a_failed_attempt_forgets_the_failure(enterprises, admi
     Report.objects.filter(pk=report.pk).update(generation_error="Publishing failed: disk full")
     report = services.publish_report(report.pk, by=administration)
     assert Report.objects.get(pk=report.pk).generation_error == ""
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a shared snapshot")
+def test_previous_period_and_trend_come_from_the_same_snapshot(
+    transactional_db, enterprises, administration, scout, monkeypatch
+):
+    """They are computed on a second connection that imports the first one's snapshot:
+    a visit committed meanwhile counts in neither the figures nor the comparisons."""
+    report = services.create_report(period=Q3, by=administration)
+    threads = []
+    evidence_ids = services.queries.evidence_ids
+
+    def visit_committed_meanwhile(*args, **kwargs):
+        def record() -> None:
+            try:
+                visit_at(enterprises["rural"], scout, datetime.datetime(2026, 5, 4, tzinfo=BERLIN))
+            finally:
+                connection.close()
+
+        recorder = threading.Thread(target=record)
+        recorder.start()
+        recorder.join()
+        return evidence_ids(*args, **kwargs)
+
+    monkeypatch.setattr(services.queries, "evidence_ids", visit_committed_meanwhile)
+    run = services._Alongside._run
+
+    def run_and_note(self) -> None:
+        threads.append(threading.current_thread().name)
+        run(self)
+
+    monkeypatch.setattr(services._Alongside, "_run", run_and_note)
+    report = services.compute_report(report.pk, by=administration)
+
+    assert threads == ["report-snapshot"]  # the comparisons ran on a connection of their own
+    assert figure(report, "VISITS")["previous_value"] == 1  # not 2: the snapshot's
+    assert [p["value"] for p in figure(report, "VISITS")["trend"]] == [0, 0, 1, 3]
+    assert Visit.objects.count() == 5  # the visit was there, committed
 
 
 @pytest.fixture
