@@ -205,7 +205,7 @@ def test_previous_period_and_trend_come_from_the_same_snapshot(
     monkeypatch.setattr(services._Alongside, "_run", run_and_note)
     report = services.compute_report(report.pk, by=administration)
 
-    assert threads == ["report-snapshot"]  # the comparisons ran on a connection of their own
+    assert threads == ["reporting-alongside"]  # the comparisons ran on a connection of their own
     assert figure(report, "VISITS")["previous_value"] == 1  # not 2: the snapshot's
     assert [p["value"] for p in figure(report, "VISITS")["trend"]] == [0, 0, 1, 3]
     assert Visit.objects.count() == 5  # the visit was there, committed
@@ -491,6 +491,33 @@ def test_morning_job_warms_the_dashboards_default_view(enterprises, settings):
     assert app.conf.beat_schedule["reporting-warm-dashboard"]["task"] == (
         "reporting.tasks.warm_dashboard"
     )
+
+
+def test_each_periods_dashboard_figures_are_cached_on_their_own(enterprises, monkeypatch):
+    from django.core.cache import cache
+
+    from reporting import queries
+
+    cache.clear()
+    computed = []
+    totals = queries.totals
+
+    def counted(scope, **kwargs):
+        if kwargs.get("computation") is None:  # not its own inner call
+            computed.append(scope.period.code)
+        return totals(scope, **kwargs)
+
+    monkeypatch.setattr(queries, "totals", counted)
+    q4 = queries.Scope(Period.quarter(2026, 4))
+    services.dashboard_figures(q4)
+    assert computed == ["2026-Q4", "2026-Q3"]
+    figures = services.dashboard_figures(queries.Scope(Q3))  # Q3 was the period before
+    assert computed == ["2026-Q4", "2026-Q3", "2026-Q2"]
+    assert figures["current"]["VISITS"] == 3 and figures["previous"]["VISITS"] == 1
+
+    services.forget_dashboard_figures(queries.Scope(Q3))  # "recompute" drops both
+    services.dashboard_figures(queries.Scope(Q3))
+    assert computed[3:] == ["2026-Q3", "2026-Q2"]
 
 
 def test_demo_seed_publishes_last_quarters_report(
