@@ -20,7 +20,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import (
+    Case,
+    DateField,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import ExtractYear
 
 from crm.models import District, Municipality, Organisation
@@ -65,18 +76,27 @@ class FactsBuilder:
     """Builds the facts statements of one scope (see ``reporting.queries._Events`` for
     the period bounds and the district scope)."""
 
-    def __init__(self, events: Any) -> None:
+    def __init__(self, events: Any, *, quarters: Sequence[Any] = ()) -> None:
+        """``quarters``: the calendar quarters that make up the period, when it is made
+        of whole quarters (at most ``MAX_QUARTERS``): then each row also tells in which
+        of them its events happened (``q_<flag>`` bit masks, or ``bucket`` for one-event
+        records), so one statement gives the quarterly trend (``bucketed``)."""
         self.events = events
+        self.quarters = list(quarters)
+        if len(self.quarters) > MAX_QUARTERS:
+            raise ValueError(len(self.quarters))
 
     # --- Event parts -----------------------------------------------------------------
 
     def _organisation_parts(self) -> list[QuerySet]:
-        e = self.events
+        e, quarters = self.events, self.quarters
         research_partner = Q(partner__kind__in=Organisation.RESEARCH_KINDS)
         return [
             _part(
                 e.visits,
                 "organisation_id",
+                day="visited_at",
+                quarters=quarters,
                 visited=_flag(),
                 green=_flag(Q(green_skills_interest=True)),
                 support=_flag(),
@@ -85,28 +105,34 @@ class FactsBuilder:
             _part(
                 e.requests_received,
                 "organisation_id",
+                day="created_at",
+                quarters=quarters,
                 support=_flag(),
                 event_year=ExtractYear("created_at"),
             ),
             _part(
                 e.matches_proposed,
                 "request__organisation_id",
+                day="proposed_at",
+                quarters=quarters,
                 support=_flag(),
                 event_year=ExtractYear("proposed_at"),
             ),
             _part(
                 e.outcomes,
                 "request__organisation_id",
+                day="date",
+                quarters=quarters,
                 support=_flag(),
                 event_year=ExtractYear("date"),
                 joint=_flag(Q(kind=Outcome.Kind.JOINT_RD) & research_partner),
                 innovation=_flag(Q(innovation_introduced=True)),
             ),
-            _part(e.joint_outcomes, "partner_id", partner=_flag()),
+            _part(e.joint_outcomes, "partner_id", day="date", quarters=quarters, partner=_flag()),
         ]
 
     def _request_parts(self) -> list[QuerySet]:
-        e = self.events
+        e, quarters = self.events, self.quarters
         request_scope = e._org_scope("request__organisation__")
         closed_ids = list(
             Stage.objects.filter(kind__in=Stage.CLOSED_KINDS).values_list("pk", flat=True)
@@ -121,19 +147,44 @@ class FactsBuilder:
             .filter(**e._in_period("changed_at"))
         )
         return [
-            _part(e.requests_received, "pk", org="organisation_id", received=_flag()),
-            _part(accepted, "request_id", org="request__organisation_id", matched=_flag()),
+            _part(
+                e.requests_received,
+                "pk",
+                org="organisation_id",
+                day="created_at",
+                quarters=quarters,
+                received=_flag(),
+            ),
+            _part(
+                accepted,
+                "request_id",
+                org="request__organisation_id",
+                day="decided_at",
+                quarters=quarters,
+                matched=_flag(),
+            ),
             _part(
                 changes,
                 "request_id",
                 org="request__organisation_id",
+                day="changed_at",
+                quarters=quarters,
                 cooperation=_flag(Q(to_stage_id__in=cooperation_ids)),
                 closed=_flag(Q(to_stage_id__in=closed_ids)),
             ),
         ]
 
     def _visit_parts(self) -> list[QuerySet]:
-        return [_part(self.events.visits, "pk", org="organisation_id", visit=_flag())]
+        return [
+            _part(
+                self.events.visits,
+                "pk",
+                org="organisation_id",
+                day="visited_at",
+                quarters=self.quarters,
+                visit=_flag(),
+            )
+        ]
 
     def _follow_up_parts(self) -> list[QuerySet]:
         e = self.events
@@ -141,41 +192,55 @@ class FactsBuilder:
         completed = FollowUp.objects.filter(
             e._org_scope("organisation__"), status=FollowUp.Status.DONE
         ).filter(**e._in_period("completed_at"))
-        return [_part(completed, "pk", org="organisation_id", on_time=_flag(on_time))]
+        return [
+            _part(
+                completed,
+                "pk",
+                org="organisation_id",
+                day="completed_at",
+                quarters=self.quarters,
+                on_time=_flag(on_time),
+            )
+        ]
 
     # --- Statements --------------------------------------------------------------------
 
     def facts(self, subject: str, conditions: dict[str, str]) -> Facts:
         """The facts of ``subject`` with one 0/1 column per entry of ``conditions``
         (name → SQL condition on ``ev.<flag>``, ``o.<organisation column>`` and
-        ``m.<municipality column>``)."""
-        parts, flags, unique = {
-            "organisation": (self._organisation_parts, _ORG_FLAGS, False),
-            "visit": (self._visit_parts, ("visit",), True),
-            "request": (
-                self._request_parts,
-                ("received", "matched", "cooperation", "closed"),
-                False,
-            ),
-            "follow_up": (self._follow_up_parts, ("on_time",), True),
-        }[subject]
-        names = ["ev_unit", "ev_org", *(f"ev_{f}" for f in _columns(flags))]
-        querysets = [part.order_by().values(*names) for part in parts()]
+        ``m.<municipality column>``); with ``quarters`` also the quarters' columns."""
+        parts, flags, unique = _SUBJECTS[subject]
+        names = ["ev_unit", "ev_org", "ev_bucket", *(f"ev_{f}" for f in _columns(flags))]
+        querysets = [part.order_by().values(*names) for part in parts(self)]
         union = querysets[0].union(*querysets[1:], all=True) if querysets[1:] else querysets[0]
         union_sql, union_params = union.query.sql_with_params()
+        quarterly = ""
         if unique:
             # One event per record (a visit, a completed follow-up): nothing to group.
             events = ", ".join(f"e.ev_{flag} AS {flag}" for flag in flags)
-            grouped = f"SELECT e.ev_unit AS unit, e.ev_org AS org, {events} FROM ({union_sql}) e"
+            grouped = (
+                f"SELECT e.ev_unit AS unit, e.ev_org AS org, e.ev_bucket AS bucket, {events} "
+                f"FROM ({union_sql}) e"
+            )
+            if self.quarters:
+                quarterly = ", ev.bucket AS bucket"
         else:
-            aggregates = ", ".join(
+            aggregates = [
                 "MIN(CASE WHEN e.ev_support = 1 THEN e.ev_event_year END) AS first_year"
                 if flag == "first_year"
                 else f"MAX(e.ev_{flag}) AS {flag}"
                 for flag in flags
-            )
+            ]
+            if self.quarters:
+                # Bit n set: an event of that kind in the period's quarter n.
+                masks = [*(f for f in flags if f != "first_year"), "any"]
+                aggregates += [
+                    f"{_bit_or('1' if flag == 'any' else f'e.ev_{flag}')} AS q_{flag}"
+                    for flag in masks
+                ]
+                quarterly = "".join(f", ev.q_{flag} AS q_{flag}" for flag in masks)
             grouped = (
-                f"SELECT e.ev_unit AS unit, MAX(e.ev_org) AS org, {aggregates} "
+                f"SELECT e.ev_unit AS unit, MAX(e.ev_org) AS org, {', '.join(aggregates)} "
                 f"FROM ({union_sql}) e GROUP BY e.ev_unit"
             )
         selected = ", ".join(
@@ -184,13 +249,59 @@ class FactsBuilder:
         )
         sql = (
             "SELECT ev.unit AS id, o.size_class AS size_class, d.key AS district, "
-            f"m.area_type AS area_type, ev.org AS org_id, {selected} "
-            f"FROM ({grouped}) ev "
-            f"LEFT JOIN {Organisation._meta.db_table} o ON o.id = ev.org "
-            f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
-            f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id"
+            f"m.area_type AS area_type, ev.org AS org_id, {selected}{quarterly} "
+            f"{_with_places(f'({grouped})')}"
         )
         return Facts(sql, list(union_params))
+
+    def bucketed(self, subject: str, conditions: dict[str, str], table: str) -> str:
+        """From ``table`` (the facts of ``subject`` with ``quarters``): one row per
+        record and quarter of the period it had events in — ``bucket`` (the quarter's
+        index) and the 0/1 columns of ``conditions`` as they hold in that quarter alone.
+        Summed per bucket, that is each quarter's figures (the conditions only ever ask
+        whether a record had some event, so a quarter's events decide them)."""
+        if not self.quarters:
+            raise ValueError("facts without quarters")
+        selected = ", ".join(
+            f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {name}"
+            for name, condition in conditions.items()
+        )
+        _parts, flags, unique = _SUBJECTS[subject]
+        if unique:  # each record's one event lies in one quarter
+            events = ", ".join(f"f.{name}" for name in conditions)
+            return f"SELECT f.bucket, {events} FROM {table} f"
+        # In a quarter, the year of the first support event is that quarter's year.
+        years = " UNION ALL ".join(
+            f"SELECT {n} AS i, {quarter.start.year} AS year"
+            for n, quarter in enumerate(self.quarters)
+        )
+        shifted = ", ".join(
+            f"(f.q_{flag} >> q.i) & 1 AS {flag}" for flag in flags if flag != "first_year"
+        )
+        ev = (
+            f"(SELECT f.id AS unit, f.org_id AS org, q.i AS bucket, q.year AS first_year, "
+            f"{shifted} FROM {table} f JOIN ({years}) q ON (f.q_any >> q.i) & 1 = 1)"
+        )
+        return f"SELECT ev.bucket, {selected} {_with_places(ev)}"
+
+
+def _bit_or(flag: str) -> str:
+    """Aggregate: bit n set when a 0/1 ``flag`` was 1 for an event in quarter n."""
+    if connection.vendor == "postgresql":
+        return f"bit_or(CAST({flag} AS BIGINT) << e.ev_bucket)"
+    # SQLite has no bit_or(); the distinct powers of two summed are the same.
+    return f"SUM(DISTINCT {flag} << e.ev_bucket)"
+
+
+def _with_places(events: str) -> str:
+    """``FROM`` the events (``ev``) with their organisation (``o``), municipality
+    (``m``) and district (``d``)."""
+    return (
+        f"FROM {events} ev "
+        f"LEFT JOIN {Organisation._meta.db_table} o ON o.id = ev.org "
+        f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
+        f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id"
+    )
 
 
 def _columns(flags: Sequence[str]) -> list[str]:
@@ -201,13 +312,37 @@ def _columns(flags: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def _part(queryset: QuerySet, unit: str, *, org: str | None = None, **flags: Any) -> QuerySet:
+def _part(
+    queryset: QuerySet,
+    unit: str,
+    *,
+    org: str | None = None,
+    day: str,
+    quarters: Sequence[Any] = (),
+    **flags: Any,
+) -> QuerySet:
     """Events of one kind: the record they are about (``unit``), its organisation
-    (``org``; the unit itself for organisations) and their flags, every other flag 0 —
-    all parts of a subject have the same columns (annotations prefixed ``ev_``, so they
-    never clash with a model field)."""
+    (``org``; the unit itself for organisations), their flags — every other flag 0 —
+    and, with the period's ``quarters``, the index of the one their date (field
+    ``day``) lies in: all parts of a subject have the same columns
+    (annotations prefixed ``ev_``, so they never clash with a model field)."""
     values = {f"ev_{name}": ZERO for name in _ALL_EVENT_COLUMNS}
     values["ev_event_year"] = NO_YEAR
+    values["ev_bucket"] = ZERO
+    if quarters:
+        # The quarter's index, by comparing with the local start of each later one
+        # (cheaper than extracting year and quarter in the local time zone).
+        date_only = isinstance(queryset.model._meta.get_field(day), DateField) and not isinstance(
+            queryset.model._meta.get_field(day), DateTimeField
+        )
+        values["ev_bucket"] = Case(
+            *(
+                When(**{f"{day}__lt": q.start if date_only else q.start_at}, then=n)
+                for n, q in enumerate(quarters[1:])
+            ),
+            default=len(quarters) - 1,
+            output_field=IntegerField(),
+        )
     values.update({f"ev_{name}": expression for name, expression in flags.items()})
     return queryset.annotate(ev_unit=F(unit), ev_org=F(org or unit), **values)
 
@@ -218,3 +353,18 @@ _ALL_EVENT_COLUMNS = (
 )  # fmt: skip
 
 _ORG_FLAGS = ("visited", "green", "support", "first_year", "joint", "innovation", "partner")
+
+# Subject → its event parts, flags, and whether each record has exactly one event.
+_SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool]] = {
+    "organisation": (FactsBuilder._organisation_parts, _ORG_FLAGS, False),
+    "visit": (FactsBuilder._visit_parts, ("visit",), True),
+    "request": (
+        FactsBuilder._request_parts,
+        ("received", "matched", "cooperation", "closed"),
+        False,
+    ),
+    "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True),
+}
+
+# Bit masks of quarters fit a BIGINT up to this many (15 years).
+MAX_QUARTERS = 62

@@ -50,7 +50,7 @@ from crm.models import District, Municipality, Organisation, SizeClass, Topic
 from pipeline.models import Match, Outcome, Stage, TransferRequest
 from scouting.models import FollowUp, Visit
 
-from .facts import ENTERPRISE, RESEARCH, SME, Facts, FactsBuilder
+from .facts import ENTERPRISE, MAX_QUARTERS, RESEARCH, SME, Facts, FactsBuilder
 from .periods import Period
 
 # --- Vocabulary ------------------------------------------------------------------------
@@ -490,16 +490,23 @@ class _Events:
 # --- Facts -----------------------------------------------------------------------------
 
 
-def _facts(subject: Subject, events: _Events) -> Facts:
-    """One row per record of ``subject`` with an event in the scope: ``id``,
-    ``size_class``, ``district`` (key), ``area_type``, ``org_id`` and a 0/1 column per
-    indicator (``c_rco01`` …; percentages also ``b_<code>``)."""
+def _conditions(subject: Subject) -> dict[str, str]:
+    """Column → SQL condition of ``subject``'s indicators (``c_<code>``; percentages
+    also ``b_<code>``)."""
     conditions: dict[str, str] = {}
     for item in indicators_of(subject):
         conditions[item.column] = item.condition
         if item.base is not None:
             conditions[item.base_column] = item.base
-    return FactsBuilder(events).facts(str(subject), conditions)
+    return conditions
+
+
+def _facts(subject: Subject, events: _Events, quarters: Sequence[Period] = ()) -> Facts:
+    """One row per record of ``subject`` with an event in the scope: ``id``,
+    ``size_class``, ``district`` (key), ``area_type``, ``org_id`` and a 0/1 column per
+    indicator (``c_rco01`` …; percentages also ``b_<code>``); with ``quarters`` also
+    the quarters each record had events in (see ``FactsBuilder``)."""
+    return FactsBuilder(events, quarters=quarters).facts(str(subject), _conditions(subject))
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -535,6 +542,11 @@ class Computation:
         self.events = _Events(scope)
         self.materialize = materialize
         self.tables: dict[Subject, str] = {}
+        # A period made of whole quarters (a half-year, a year): its tables also tell
+        # in which quarter each record had its events, for the trend (``trend()``).
+        quarters = scope.period.quarters()
+        whole = quarters[0].start == scope.period.start and quarters[-1].end == scope.period.end
+        self.quarters = quarters if materialize and whole and len(quarters) <= MAX_QUARTERS else []
 
     def source(self, subject: Subject) -> tuple[str, list[Any]]:
         """What to select the facts from: the temporary table, or the statement itself
@@ -546,7 +558,7 @@ class Computation:
 
     def table(self, subject: Subject) -> str:
         if subject not in self.tables:
-            facts = _facts(subject, self.events)
+            facts = _facts(subject, self.events, self.quarters)
             name = f"reporting_facts_{next(self._serial)}"
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
@@ -631,6 +643,30 @@ def totals(
         numbers = dict(zip(names, row, strict=True))
         for item in own:
             values[item.code] = _value(item, numbers)
+    return values
+
+
+def trend(computation: Computation) -> dict[Period, dict[str, int | float]] | None:
+    """Every indicator's value in each quarter of a period made of whole quarters, read
+    from the computation's tables in one statement per subject — the same figures as
+    ``totals()`` of each quarter (tested). None for other periods."""
+    if not computation.quarters:
+        return None
+    values: dict[Period, dict[str, int | float]] = {q: {} for q in computation.quarters}
+    builder = FactsBuilder(computation.events, quarters=computation.quarters)
+    for subject in Subject:
+        own = indicators_of(subject)
+        sums, names = _sums(own)
+        rows = builder.bucketed(str(subject), _conditions(subject), computation.table(subject))
+        found = {}
+        for bucket, *numbers in _fetch(
+            f"SELECT f.bucket, {sums} FROM ({rows}) f GROUP BY f.bucket", []
+        ):
+            found[bucket] = dict(zip(names, numbers, strict=True))
+        for n, quarter in enumerate(computation.quarters):
+            numbers = found.get(n, dict.fromkeys(names, 0))
+            for item in own:
+                values[quarter][item.code] = _value(item, numbers)
     return values
 
 

@@ -277,9 +277,12 @@ def _compute(
     trend_periods = report.period.quarters()
 
     def comparisons() -> tuple[dict[str, int | float], dict[Period, dict[str, int | float]]]:
-        """The previous period and the quarters of the trend: totals only, on a second
-        connection while ``meanwhile`` runs on this one."""
+        """The previous period, and the quarters of the trend unless this period's
+        tables tell them: totals only, on a second connection while ``meanwhile`` runs
+        on this one."""
         previous = queries.totals(scope.with_period(report.period.previous()))
+        if own_quarters is not None:
+            return previous, own_quarters
         trend = {quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods}
         return previous, trend
 
@@ -289,6 +292,8 @@ def _compute(
         split = queries.breakdowns(scope, computation=computation)
         progress(30, _("collecting the records behind the figures"))
         evidence = queries.evidence_ids(scope, computation=computation)
+        # A half-year's or a year's quarters come from its own tables, cheaply.
+        own_quarters = queries.trend(computation)
         # Started only now: the statements above keep both cores busy already, writing
         # the evidence (mostly Python) does not.
         with snapshot.alongside(comparisons) as alongside:

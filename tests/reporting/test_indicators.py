@@ -699,3 +699,36 @@ def test_visits_and_organisations_visited(world, places, topics):
     assert split("ORGS_VISITED", region(Q3), Breakdown.TOPIC) == [("digital", 1), (UNKNOWN, 2)]
     # No visit with a known municipality: no share, not a division by zero.
     assert totals(region(Q2), codes=["RURAL_SHARE", "VISITS"]) == {"RURAL_SHARE": 0.0, "VISITS": 0}
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        Period.year(2026),
+        Period.half_year(2026, 2),
+        Period(datetime.date(2026, 4, 1), datetime.date(2026, 9, 30)),
+        Period(datetime.date(2025, 10, 1), datetime.date(2027, 3, 31)),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("districts", [(), ("wf", "gs")], ids=["region", "districts"])
+def test_trend_of_whole_quarters_is_each_quarters_totals(dataset, places, period, districts):
+    """A year's or half-year's trend is read from the period's own tables (which
+    quarter each record had events in); it must say what each quarter's figures say."""
+    from reporting.queries import computing, trend
+
+    ids = tuple(getattr(places, name).pk for name in districts)
+    scope = Scope(period, ids)
+    with computing(scope) as computation:
+        quarterly = trend(computation)
+    assert quarterly is not None and list(quarterly) == period.quarters()
+    for quarter, values in quarterly.items():
+        assert values == totals(Scope(quarter, ids)), quarter
+    assert any(values["VISITS"] for values in quarterly.values())
+
+
+def test_a_quarters_trend_reaches_before_it_so_it_is_computed_per_quarter(dataset):
+    from reporting.queries import computing, trend
+
+    with computing(region(Q3)) as computation:
+        assert trend(computation) is None
