@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -256,7 +256,36 @@ class ReportFile(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk:
             raise ReportFrozen()
+        if connection.vendor == "postgresql" and not args and not kwargs:
+            self._insert_as_bytes()
+            return
         super().save(*args, **kwargs)
+
+    def _insert_as_bytes(self) -> None:
+        """Insert the row with the file as a binary parameter. Django's PostgreSQL
+        cursors write parameters into the statement's text, a file as hexadecimal text
+        twice its size (and copies of that): for a year's 18 MB XLSX some 80 MB more
+        memory than the file itself."""
+        import psycopg
+
+        connection.ensure_connection()
+        table = self._meta.db_table
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (report_id, kind, data, sha256, size, created_at) "  # noqa: S608
+                "VALUES (%s, %s, %b, %s, %s, %s) RETURNING id",
+                [
+                    self.report_id,
+                    self.kind,
+                    bytes(self.data),
+                    self.sha256,
+                    self.size,
+                    self.created_at,
+                ],
+            )
+            (self.pk,) = cursor.fetchone()
+        self._state.adding = False
+        self._state.db = connection.alias
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ReportFrozen()

@@ -610,6 +610,7 @@ def publish_report(report_id: int, *, by: User) -> Report:
                 workbook.add_report(workbook_content)
                 workbook.close(workbook_content)
             xlsx_file = ReportFile.of(locked, ReportFile.Kind.XLSX, out.getvalue())
+            out.close()  # one copy of the file in memory is enough
             progress(94, _("writing the PDF file"))
             pdf = render_pdf(locked, xlsx_sha256=xlsx_file.sha256)
             pdf_file = ReportFile.of(locked, ReportFile.Kind.PDF, pdf)

@@ -5,8 +5,8 @@ The workbook is written as SpreadsheetML straight into the ZIP, one sheet after 
 other, so the evidence rows stream through and memory stays flat. openpyxl's write-only
 mode does the same but builds an XML element per cell: without lxml (not installed) it
 took 28 s for 300,000 rows × 8 columns here, this writer about 3 s. Only the features
-the report needs are written: inline strings, numbers, booleans, dates, a few styles,
-column widths and a frozen header row.
+the report needs are written: shared and inline strings, numbers, booleans, dates, a
+few styles, column widths and a frozen header row.
 
 Text cells that a spreadsheet would read as a formula get a leading apostrophe (the same
 rule as the CSV/XLSX exports). The output is byte-for-byte the same for the same
@@ -104,12 +104,18 @@ def _xml_attribute(text: str) -> str:
     return _xml_text(text).replace('"', "&quot;")
 
 
-def _string_cell(ref: str, value: str, style: int) -> str:
+def _cell_text(value: str) -> str:
+    """What a text cell shows: without characters XML does not allow, a formula behind
+    an apostrophe, at most ``MAX_CELL_CHARS`` (not yet XML-escaped); "" for no cell."""
     if not value.isprintable():  # fast path: only then can it hold control characters
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return escape_formula(value)[:MAX_CELL_CHARS] if value else ""
+
+
+def _string_cell(ref: str, value: str, style: int) -> str:
+    value = _cell_text(value)
     if not value:
         return ""
-    value = escape_formula(value)[:MAX_CELL_CHARS]
     s = f' s="{style}"' if style else ""
     return (
         f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{_xml_text(value)}</t></is></c>'
@@ -168,15 +174,47 @@ def _cell(ref: str, value: Any, style: int = DEFAULT) -> str:
     return writer(ref, value, style)
 
 
-def _row_cells(number: int, values: Sequence[Any], letters: list[str]) -> list[str]:
-    # The common cases inline — no value, a whole number — and a plain value of an
-    # exact type with one call per cell: the evidence sheets have 150,000 rows and more.
+class _SharedStrings:
+    """The workbook's shared strings: a text that repeats (a kind, a district, a
+    municipality …) is written once and referenced by number — a third of the XML to
+    write and compress for the evidence sheets. Up to ``LIMIT`` texts; later new ones
+    are written in the cell."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}  # text as given → its number, -1: empty once cleaned
+        self.texts: list[str] = []  # XML-escaped, in number order
+
+    def cell(self, ref: str, value: str) -> str:
+        number = self.index.get(value)
+        if number is None:
+            if len(self.index) >= self.LIMIT:
+                return _string_cell(ref, value, DEFAULT)
+            text = _cell_text(value)
+            number = self.index[value] = len(self.texts) if text else -1
+            if text:
+                self.texts.append(_xml_text(text))
+        return f'<c r="{ref}" t="s"><v>{number}</v></c>' if number >= 0 else ""
+
+    def xml(self) -> str:
+        items = "".join(f'<si><t xml:space="preserve">{text}</t></si>' for text in self.texts)
+        return f'{_XML_HEAD}<sst xmlns="{_MAIN_NS}" uniqueCount="{len(self.texts)}">{items}</sst>'
+
+
+def _row_cells(
+    number: int, values: Sequence[Any], letters: list[str], shared: _SharedStrings
+) -> list[str]:
+    # The common cases inline — no value, a whole number, a text — and a plain value of
+    # an exact type with one call per cell: the evidence sheets have 150,000 rows and more.
     writers = _CELL_WRITERS
     return [
         ""
         if value is None
         else f'<c r="{letter}{number}"><v>{value}</v></c>'
         if type(value) is int
+        else shared.cell(f"{letter}{number}", value)
+        if type(value) is str
         else writer(f"{letter}{number}", value, DEFAULT)
         if (writer := writers.get(type(value))) is not None
         else _cell(f"{letter}{number}", value)
@@ -199,12 +237,12 @@ class _Columns:
 _COLUMNS = _Columns()
 
 
-def _row_xml(number: int, values: Sequence[Any], width: int) -> str:
+def _row_xml(number: int, values: Sequence[Any], width: int, shared: _SharedStrings) -> str:
     """A row; an empty cell in column ``width`` when the row would end before it, so
     that readers which size rows by their last cell (openpyxl, read-only) see every
     row of a sheet equally wide."""
     letters = _COLUMNS[max(len(values), width)]
-    cells = _row_cells(number, values, letters)
+    cells = _row_cells(number, values, letters, shared)
     if width and (len(cells) < width or (len(cells) == width and not cells[-1])):
         cells.append(f'<c r="{letters[width - 1]}{number}"/>')
     return f'<row r="{number}">{"".join(cells)}</row>'
@@ -228,12 +266,19 @@ class _Package:
         )
         self.sheets: list[_Sheet] = []
         self.last_sheets: list[_Sheet] = []  # written before, listed after ``sheets``
+        self.shared = _SharedStrings()
         self._names: set[str] = set()
 
     def _entry(self, name: str) -> zipfile.ZipInfo:
         moment = max(self.moment, datetime.datetime(1980, 1, 1))
         info = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
         info.compress_type = zipfile.ZIP_DEFLATED
+        # The ZipFile's compresslevel only reaches entries it names itself; sheets are
+        # streamed into entries named here (Python 3.11 keeps the level privately).
+        if hasattr(info, "compress_level"):
+            info.compress_level = COMPRESS_LEVEL
+        else:
+            info._compresslevel = COMPRESS_LEVEL  # type: ignore[attr-defined]
         info.create_system = 3
         info.external_attr = 0o644 << 16
         return info
@@ -273,7 +318,7 @@ class _Package:
             stream.write(_sheet_head(widths, frozen_rows, first=first))
             batch: list[str] = []
             for number, values in enumerate(rows, 1):
-                batch.append(_row_xml(number, values, len(widths)))
+                batch.append(_row_xml(number, values, len(widths), self.shared))
                 if len(batch) == 500:
                     stream.write("".join(batch).encode("utf-8"))
                     batch = []
@@ -300,8 +345,11 @@ class _Package:
             "xl/_rels/workbook.xml.rels",
             f'{_XML_HEAD}<Relationships xmlns="{_PKG_REL_NS}">{relationships}'
             f'<Relationship Id="rId{len(sheets) + 1}" Type="{_DOC_REL_NS}/styles" '
-            'Target="styles.xml"/></Relationships>',
+            'Target="styles.xml"/>'
+            f'<Relationship Id="rId{len(sheets) + 2}" Type="{_DOC_REL_NS}/sharedStrings" '
+            'Target="sharedStrings.xml"/></Relationships>',
         )
+        self.write_part("xl/sharedStrings.xml", self.shared.xml())
         self.write_part("xl/styles.xml", _STYLES_XML)
         created = _w3c_datetime(self.moment)
         self.write_part(
@@ -352,6 +400,8 @@ class _Package:
             f"{overrides}"
             '<Override PartName="/xl/styles.xml" '
             f'ContentType="{office}.spreadsheetml.styles+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" '
+            f'ContentType="{office}.spreadsheetml.sharedStrings+xml"/>'
             '<Override PartName="/docProps/core.xml" '
             'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
             '<Override PartName="/docProps/app.xml" '
