@@ -178,7 +178,9 @@ class ReportViewSet(
         self, request: Request, pk: str | None = None, kind: str = "", **_suffix: Any
     ) -> HttpResponse:
         report = self.get_object()
-        stored = report.files.filter(kind=kind).first() if report.is_published() else None
+        stored = (
+            report.files.defer("data").filter(kind=kind).first() if report.is_published() else None
+        )
         if stored is None:
             raise Http404(gettext_lazy("Only published reports have stored files."))
         return file_response(stored)

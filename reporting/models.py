@@ -261,6 +261,24 @@ class ReportFile(models.Model):
             return
         super().save(*args, **kwargs)
 
+    def content(self) -> bytes:
+        """The file's bytes. Query stored files with ``.defer("data")``: on PostgreSQL
+        they are then read as binary (Django's cursors receive a file as hexadecimal
+        text twice its size)."""
+        if "data" in self.get_deferred_fields() and connection.vendor == "postgresql":
+            import psycopg
+
+            connection.ensure_connection()
+            with psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(
+                    f"SELECT data FROM {self._meta.db_table} WHERE id = %s",  # noqa: S608
+                    [self.pk],
+                    binary=True,
+                )
+                (data,) = cursor.fetchone()
+            return bytes(data)
+        return bytes(self.data)
+
     def _insert_as_bytes(self) -> None:
         """Insert the row with the file as a binary parameter. Django's PostgreSQL
         cursors write parameters into the statement's text, a file as hexadecimal text

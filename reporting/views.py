@@ -265,7 +265,7 @@ def report_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     if kind not in ReportFile.Kind.values:
         raise Http404
     if report.is_published():
-        stored = report.files.filter(kind=kind).first()
+        stored = report.files.defer("data").filter(kind=kind).first()
         if stored is None:
             raise Http404
         return file_response(stored)
@@ -278,7 +278,7 @@ def report_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
 def file_response(file: ReportFile, *, filename: str = "") -> HttpResponse:
     """A report file as a download, with its SHA-256 in a header (pages and API)."""
-    response = HttpResponse(bytes(file.data), content_type=file.content_type)
+    response = HttpResponse(file.content(), content_type=file.content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename or file.filename}"'
     response["X-Content-SHA256"] = file.sha256
     return response

@@ -78,8 +78,8 @@ class Command(BaseCommand):
         stem = f"wirkungsbericht-{period.code.replace('..', '_')}-v{report.version}"
         for kind in formats:
             if report.is_published():
-                stored = report.files.get(kind=kind)
-                data, digest = bytes(stored.data), stored.sha256
+                stored = report.files.defer("data").get(kind=kind)
+                data, digest = stored.content(), stored.sha256
             else:
                 data = (
                     services.render_pdf(report) if kind == "pdf" else services.render_xlsx(report)
