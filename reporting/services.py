@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
@@ -210,6 +211,8 @@ class _snapshot:
 
 
 T = TypeVar("T")
+Totals = dict[str, int | float]
+Breakdowns = dict[str, dict[str, list[queries.BreakdownRow]]]
 
 
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
@@ -271,36 +274,37 @@ def _compute(
     *,
     meanwhile: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    """The figures of ``report``'s scope and the records behind them; then ``meanwhile``
-    on this connection while a second one computes the previous period and the trend."""
+    """The figures of ``report``'s scope and the records behind them. This connection
+    computes the totals and then runs ``meanwhile`` (publishing: the XLSX's evidence
+    sheets) while a second one in the same snapshot computes the rest (``alongside``)."""
     scope = computation.scope
     trend_periods = report.period.quarters()
+    separate = snapshot.exported is not None
 
-    def comparisons() -> tuple[dict[str, int | float], dict[Period, dict[str, int | float]]]:
-        """The previous period, and the quarters of the trend unless this period's
-        tables tell them: totals only, on a second connection while ``meanwhile`` runs
-        on this one."""
+    def alongside() -> tuple[Breakdowns, dict[str, list[int]], dict[Period, Totals], Totals]:
+        """Everything but the totals: breakdowns, evidence ids, trend and the previous
+        period. On a second connection (``separate``) with tables of its own: computing
+        them twice takes less time than one connection doing everything in turn, as the
+        evidence sheets keep this one busy mostly in Python."""
+        with contextlib.ExitStack() as stack:
+            own = stack.enter_context(queries.computing(scope)) if separate else computation
+            split = queries.breakdowns(scope, computation=own)
+            evidence = queries.evidence_ids(scope, computation=own)
+            # A half-year's or a year's quarters come from its own tables, cheaply.
+            trend = queries.trend(own) or {
+                quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods
+            }
         previous = queries.totals(scope.with_period(report.period.previous()))
-        if own_quarters is not None:
-            return previous, own_quarters
-        trend = {quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods}
-        return previous, trend
+        return split, evidence, trend, previous
 
     with translation.override(settings.LANGUAGE_CODE):
         progress(5, _("computing the figures"))
-        values = queries.totals(scope, computation=computation)
-        split = queries.breakdowns(scope, computation=computation)
-        progress(30, _("collecting the records behind the figures"))
-        evidence = queries.evidence_ids(scope, computation=computation)
-        # A half-year's or a year's quarters come from its own tables, cheaply.
-        own_quarters = queries.trend(computation)
-        # Started only now: the statements above keep both cores busy already, writing
-        # the evidence (mostly Python) does not.
-        with snapshot.alongside(comparisons) as alongside:
+        with snapshot.alongside(alongside) as other:
+            values = queries.totals(scope, computation=computation)
             if meanwhile is not None:
                 meanwhile()
-            progress(55, _("computing the previous period and the trend"))
-            previous, trend = alongside.result()
+            progress(55, _("collecting the records behind the figures"))
+            split, evidence, trend, previous = other.result()
         figures = [
             queries.Figure(item.code, values[item.code], split[item.code])
             for item in queries.INDICATORS

@@ -174,28 +174,31 @@ def test_publishing_after_a_failed_attempt_forgets_the_failure(enterprises, admi
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a shared snapshot")
-def test_previous_period_and_trend_come_from_the_same_snapshot(
+def test_both_connections_compute_in_the_same_snapshot(
     transactional_db, enterprises, administration, scout, monkeypatch
 ):
-    """They are computed on a second connection that imports the first one's snapshot:
-    a visit committed meanwhile counts in neither the figures nor the comparisons."""
+    """Breakdowns, evidence, trend and the previous period are computed on a second
+    connection that imports the first one's snapshot: visits committed meanwhile count
+    nowhere in the report."""
     report = services.create_report(period=Q3, by=administration)
     threads = []
-    evidence_ids = services.queries.evidence_ids
+    alongside = services._snapshot.alongside
 
-    def visit_committed_meanwhile(*args, **kwargs):
+    def visits_committed_meanwhile(self, work):
         def record() -> None:
             try:
-                visit_at(enterprises["rural"], scout, datetime.datetime(2026, 5, 4, tzinfo=BERLIN))
+                for day in (datetime.date(2026, 5, 4), datetime.date(2026, 8, 20)):
+                    moment = datetime.datetime.combine(day, datetime.time(10), tzinfo=BERLIN)
+                    visit_at(enterprises["urban"], scout, moment)
             finally:
                 connection.close()
 
         recorder = threading.Thread(target=record)
         recorder.start()
         recorder.join()
-        return evidence_ids(*args, **kwargs)
+        return alongside(self, work)
 
-    monkeypatch.setattr(services.queries, "evidence_ids", visit_committed_meanwhile)
+    monkeypatch.setattr(services._snapshot, "alongside", visits_committed_meanwhile)
     run = services._Alongside._run
 
     def run_and_note(self) -> None:
@@ -205,10 +208,13 @@ def test_previous_period_and_trend_come_from_the_same_snapshot(
     monkeypatch.setattr(services._Alongside, "_run", run_and_note)
     report = services.compute_report(report.pk, by=administration)
 
-    assert threads == ["reporting-alongside"]  # the comparisons ran on a connection of their own
-    assert figure(report, "VISITS")["previous_value"] == 1  # not 2: the snapshot's
-    assert [p["value"] for p in figure(report, "VISITS")["trend"]] == [0, 0, 1, 3]
-    assert Visit.objects.count() == 5  # the visit was there, committed
+    assert threads == ["reporting-alongside"]  # the second connection did its part
+    assert Visit.objects.count() == 6  # the visits were there, committed
+    visits = figure(report, "VISITS")
+    assert visits["value"] == 3 and len(report.evidence["VISITS"]) == 3  # not 4
+    assert sum(row["value"] for row in visits["breakdowns"]["district"]) == 3
+    assert visits["previous_value"] == 1  # not 2
+    assert [p["value"] for p in visits["trend"]] == [0, 0, 1, 3]
 
 
 @pytest.fixture
