@@ -740,11 +740,30 @@ def _grouped(
     else:
         raise ValueError(breakdown)
     counts: dict[str, dict[str, int]] = {}
-    for key, *numbers in _fetch(sql, params):
+    with _without_hash_joins(breakdown == Breakdown.TOPIC):
+        rows = _fetch(sql, params)
+    for key, *numbers in rows:
         bucket = counts.setdefault(key or UNKNOWN, dict.fromkeys(names, 0))
         for name, number in zip(names, numbers, strict=True):
             bucket[name] += int(number or 0)
     return counts
+
+
+@contextmanager
+def _without_hash_joins(active: bool) -> Iterator[None]:
+    """On PostgreSQL, for one statement: the records' topics are looked up by index
+    rather than by hashing every visit's topics ever recorded (at state scale 1.8
+    million rows for a year's 260,000 visits; half the time)."""
+    if not active or connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
 
 
 def _computed_topic_pairs(subject: Subject, computation: Computation) -> tuple[str, list[Any]]:

@@ -290,11 +290,16 @@ def _compute(
             own = stack.enter_context(queries.computing(scope)) if separate else computation
             split = queries.breakdowns(scope, computation=own)
             evidence = queries.evidence_ids(scope, computation=own)
-            # A half-year's or a year's quarters come from its own tables, cheaply.
+            # A half-year's or a year's quarters come from its own tables, cheaply; a
+            # quarter's trend is itself and the three before.
             trend = queries.trend(own) or {
-                quarter: queries.totals(scope.with_period(quarter)) for quarter in trend_periods
+                quarter: queries.totals(scope, computation=own)
+                if quarter == report.period
+                else queries.totals(scope.with_period(quarter))
+                for quarter in trend_periods
             }
-        previous = queries.totals(scope.with_period(report.period.previous()))
+        before = report.period.previous()
+        previous = trend[before] if before in trend else queries.totals(scope.with_period(before))
         return split, evidence, trend, previous
 
     with translation.override(settings.LANGUAGE_CODE):
