@@ -537,7 +537,7 @@ class Computation:
 
     _serial = count(1)
 
-    def __init__(self, scope: Scope, *, materialize: bool = True) -> None:
+    def __init__(self, scope: Scope, *, materialize: bool = True, by_quarter: bool = True) -> None:
         self.scope = scope
         self.events = _Events(scope)
         self.materialize = materialize
@@ -546,7 +546,8 @@ class Computation:
         # in which quarter each record had its events, for the trend (``trend()``).
         quarters = scope.period.quarters()
         whole = quarters[0].start == scope.period.start and quarters[-1].end == scope.period.end
-        self.quarters = quarters if materialize and whole and len(quarters) <= MAX_QUARTERS else []
+        wanted = materialize and by_quarter and whole
+        self.quarters = quarters if wanted and len(quarters) <= MAX_QUARTERS else []
 
     def source(self, subject: Subject) -> tuple[str, list[Any]]:
         """What to select the facts from: the temporary table, or the statement itself
@@ -577,16 +578,18 @@ class Computation:
 
 
 @contextmanager
-def computing(scope: Scope, *, materialize: bool = True) -> Iterator[Computation]:
+def computing(
+    scope: Scope, *, materialize: bool = True, by_quarter: bool = True
+) -> Iterator[Computation]:
     """A computation in one transaction. On PostgreSQL without JIT compilation (its
     start-up cost exceeds these statements' run time) and with enough memory to hash
-    a year of events."""
+    a year of events. ``by_quarter=False``: no quarters in the tables (no ``trend()``)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        computation = Computation(scope, materialize=materialize)
+        computation = Computation(scope, materialize=materialize, by_quarter=by_quarter)
         yield computation
         computation.drop()  # on an error the rollback removes the tables
 

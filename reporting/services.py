@@ -163,7 +163,11 @@ def compute_report(report_id: int, *, by: User | None = None) -> Report:
     ):
         raise ReportFrozen()  # published since it was read
     try:
-        with _snapshot() as snapshot, queries.computing(scope_of(report)) as computation:
+        with (
+            _snapshot() as snapshot,
+            # With a second connection, that one reads the trend from its own tables.
+            queries.computing(scope_of(report), by_quarter=not snapshot.exported) as computation,
+        ):
             content, evidence = _compute(report, progress, computation, snapshot)
             report = Report.objects.select_for_update().get(pk=report.pk)
             if report.is_published():
@@ -590,7 +594,11 @@ def publish_report(report_id: int, *, by: User) -> Report:
         raise ReportError(_("This report is already published."))
     progress = _progress_for(report)
     try:
-        with _snapshot() as snapshot, queries.computing(scope_of(report)) as computation:
+        with (
+            _snapshot() as snapshot,
+            # With a second connection, that one reads the trend from its own tables.
+            queries.computing(scope_of(report), by_quarter=not snapshot.exported) as computation,
+        ):
             locked = Report.objects.select_for_update().get(pk=report_id)
             if locked.is_published():
                 raise ReportError(_("This report is already published."))
