@@ -544,10 +544,7 @@ class Computation:
         self.tables: dict[Subject, str] = {}
         # A period made of whole quarters (a half-year, a year): its tables also tell
         # in which quarter each record had its events, for the trend (``trend()``).
-        quarters = scope.period.quarters()
-        whole = quarters[0].start == scope.period.start and quarters[-1].end == scope.period.end
-        wanted = materialize and by_quarter and whole
-        self.quarters = quarters if wanted and len(quarters) <= MAX_QUARTERS else []
+        self.quarters = quarters_within(scope.period) if materialize and by_quarter else []
 
     def source(self, subject: Subject) -> tuple[str, list[Any]]:
         """What to select the facts from: the temporary table, or the statement itself
@@ -575,6 +572,14 @@ class Computation:
             for name in self.tables.values():
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
         self.tables.clear()
+
+
+def quarters_within(period: Period) -> list[Period]:
+    """The trend's quarters when the period is made of them (a half-year, a year, whole
+    quarters from–to; at most ``MAX_QUARTERS``): then its tables can tell the trend."""
+    quarters = period.quarters()
+    whole = quarters[0].start == period.start and quarters[-1].end == period.end
+    return quarters if whole and len(quarters) <= MAX_QUARTERS else []
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import logging
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -285,26 +286,38 @@ def _compute(
     trend_periods = report.period.quarters()
     separate = snapshot.exported is not None
 
-    def alongside() -> tuple[Breakdowns, dict[str, list[int]], dict[Period, Totals], Totals]:
-        """Everything but the totals: breakdowns, evidence ids, trend and the previous
-        period. On a second connection (``separate``) with tables of its own: computing
+    # Periods whose totals are needed besides the tables' own: the previous period and,
+    # unless the tables tell them (a half-year's or a year's), the trend's other
+    # quarters. Both connections take from this list when done with their own work.
+    before = report.period.previous()
+    others: queue.SimpleQueue[Period] = queue.SimpleQueue()
+    for period in dict.fromkeys([*trend_periods, before]):
+        if period != report.period and (
+            period == before or not queries.quarters_within(report.period)
+        ):
+            others.put(period)
+    totals_of: dict[Period, Totals] = {}
+
+    def take_others() -> None:
+        while True:
+            try:
+                period = others.get_nowait()
+            except queue.Empty:
+                return
+            totals_of[period] = queries.totals(scope.with_period(period))
+
+    def alongside() -> tuple[Breakdowns, dict[str, list[int]], dict[Period, Totals] | None]:
+        """Breakdowns, evidence ids and — from a half-year's or a year's tables — the
+        trend. On a second connection (``separate``) with tables of its own: computing
         them twice takes less time than one connection doing everything in turn, as the
         evidence sheets keep this one busy mostly in Python."""
         with contextlib.ExitStack() as stack:
             own = stack.enter_context(queries.computing(scope)) if separate else computation
             split = queries.breakdowns(scope, computation=own)
             evidence = queries.evidence_ids(scope, computation=own)
-            # A half-year's or a year's quarters come from its own tables, cheaply; a
-            # quarter's trend is itself and the three before.
-            trend = queries.trend(own) or {
-                quarter: queries.totals(scope, computation=own)
-                if quarter == report.period
-                else queries.totals(scope.with_period(quarter))
-                for quarter in trend_periods
-            }
-        before = report.period.previous()
-        previous = trend[before] if before in trend else queries.totals(scope.with_period(before))
-        return split, evidence, trend, previous
+            trend = queries.trend(own)
+        take_others()
+        return split, evidence, trend
 
     with translation.override(settings.LANGUAGE_CODE):
         progress(5, _("computing the figures"))
@@ -312,8 +325,12 @@ def _compute(
             values = queries.totals(scope, computation=computation)
             if meanwhile is not None:
                 meanwhile()
+            take_others()
             progress(55, _("collecting the records behind the figures"))
-            split, evidence, trend, previous = other.result()
+            split, evidence, own_trend = other.result()
+        totals_of[report.period] = values
+        trend = own_trend or {quarter: totals_of[quarter] for quarter in trend_periods}
+        previous = totals_of[before]
         figures = [
             queries.Figure(item.code, values[item.code], split[item.code])
             for item in queries.INDICATORS
