@@ -12,6 +12,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -488,10 +489,16 @@ def report_content(report: Report, *, xlsx_sha256: str = "") -> ReportContent:
 
 
 def render_pdf(report: Report, *, xlsx_sha256: str = "") -> bytes:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _draw_pdf(report_content(report, xlsx_sha256=xlsx_sha256))
+
+
+def _draw_pdf(content: ReportContent) -> bytes:
+    """The PDF of ``content``, in the site's language (in any thread: no database)."""
     from .pdf import render_pdf as render
 
     with translation.override(settings.LANGUAGE_CODE):
-        return render(report_content(report, xlsx_sha256=xlsx_sha256))
+        return render(content)
 
 
 def render_xlsx(report: Report, *, computation: queries.Computation | None = None) -> bytes:
@@ -646,10 +653,14 @@ def publish_report(report_id: int, *, by: User) -> Report:
             xlsx_file = ReportFile.of(locked, ReportFile.Kind.XLSX, out.getvalue())
             out.close()  # one copy of the file in memory is enough
             progress(94, _("writing the PDF file"))
-            pdf = render_pdf(locked, xlsx_sha256=xlsx_file.sha256)
-            pdf_file = ReportFile.of(locked, ReportFile.Kind.PDF, pdf)
-            save_with_history(locked, by=by, reason=_("Published"))
-            xlsx_file.save()
+            with translation.override(settings.LANGUAGE_CODE):
+                pdf_content = report_content(locked, xlsx_sha256=xlsx_file.sha256)
+            # The PDF is drawn (Python only) while the report and the XLSX are stored.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-pdf") as pool:
+                drawing = pool.submit(_draw_pdf, pdf_content)
+                save_with_history(locked, by=by, reason=_("Published"))
+                xlsx_file.save()
+                pdf_file = ReportFile.of(locked, ReportFile.Kind.PDF, drawing.result())
             pdf_file.save()
     except Exception as error:
         # The draft and its figures are as they were; say why publishing failed.
