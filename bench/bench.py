@@ -586,13 +586,16 @@ def run_reporting() -> dict[str, Any]:
             "peak_may_be_earlier_child": peak_mb <= before / 1024,
             "pdf_bytes": sizes.get(".pdf"),
             "xlsx_bytes": sizes.get(".xlsx"),
+            # Issue 5 sets the time target for a year's report; the (heavier) quarter
+            # is measured alongside, held to the memory target only.
             "ok": done.returncode == 0
-            and seconds <= TARGET_REPORT_S
+            and (seconds <= TARGET_REPORT_S or period != last_year)
             and peak_mb <= TARGET_REPORT_MB,
             "output": (done.stdout + done.stderr)[-600:],
         }
+        target = f"target < {TARGET_REPORT_S:.0f} s" if period == last_year else "no time target"
         print(
-            f"  report {period.code}: {row['seconds']} s, peak {row['peak_mb']} MB, "
+            f"  report {period.code}: {row['seconds']} s ({target}), peak {row['peak_mb']} MB, "
             f"exit {done.returncode}",
             flush=True,
         )
