@@ -121,7 +121,10 @@ class Scope:
 
 
 # An SQL condition on the subject's facts: ``ev.<event flag>`` and ``o.<column of the
-# organisation>`` (see reporting.facts).
+# organisation>`` (see reporting.facts). For organisations and requests it must hold in
+# a period exactly when it holds in one of the period's quarters — true of "had such an
+# event" and of "its first support event was before …": ``trend()`` relies on it, and
+# the tests compare its quarters with each quarter computed on its own.
 Condition = str
 
 

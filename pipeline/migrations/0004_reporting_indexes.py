@@ -5,37 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0005_founding_year_not_future'),
-        ('pipeline', '0003_outcome_innovation_introduced'),
-        ('scouting', '0007_follow_up_transfer_request'),
+        ("crm", "0005_founding_year_not_future"),
+        ("pipeline", "0003_outcome_innovation_introduced"),
+        ("scouting", "0007_follow_up_transfer_request"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='outcome',
-            name='outcome_date',
+            model_name="outcome",
+            name="outcome_date",
         ),
         migrations.AddIndex(
-            model_name='match',
-            index=models.Index(fields=['proposed_at', 'request'], name='match_proposed'),
+            model_name="match",
+            index=models.Index(fields=["proposed_at", "request"], name="match_proposed"),
         ),
         migrations.AddIndex(
-            model_name='match',
-            index=models.Index(condition=models.Q(('status', 'accepted')), fields=['decided_at', 'request'], name='match_accepted'),
+            model_name="match",
+            index=models.Index(
+                condition=models.Q(("status", "accepted")),
+                fields=["decided_at", "request"],
+                name="match_accepted",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outcome',
-            index=models.Index(fields=['date', 'request', 'kind', 'partner', 'innovation_introduced'], name='outcome_reporting'),
+            model_name="outcome",
+            index=models.Index(
+                fields=["date", "request", "kind", "partner", "innovation_introduced"],
+                name="outcome_reporting",
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['changed_at', 'request', 'to_stage'], name='stagechange_changed'),
+            model_name="stagechange",
+            index=models.Index(
+                fields=["changed_at", "request", "to_stage"], name="stagechange_changed"
+            ),
         ),
         migrations.AddIndex(
-            model_name='transferrequest',
-            index=models.Index(fields=['created_at', 'organisation'], name='request_created_org'),
+            model_name="transferrequest",
+            index=models.Index(fields=["created_at", "organisation"], name="request_created_org"),
         ),
     ]

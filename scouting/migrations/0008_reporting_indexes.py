@@ -5,21 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0005_founding_year_not_future'),
-        ('pipeline', '0004_reporting_indexes'),
-        ('scouting', '0007_follow_up_transfer_request'),
+        ("crm", "0005_founding_year_not_future"),
+        ("pipeline", "0004_reporting_indexes"),
+        ("scouting", "0007_follow_up_transfer_request"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(condition=models.Q(('status', 'done')), fields=['completed_at', 'organisation', 'due_date'], name='followup_done_reporting'),
+            model_name="followup",
+            index=models.Index(
+                condition=models.Q(("status", "done")),
+                fields=["completed_at", "organisation", "due_date"],
+                name="followup_done_reporting",
+            ),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(condition=models.Q(('status', 'submitted')), fields=['visited_at', 'organisation', 'green_skills_interest'], name='visit_reporting'),
+            model_name="visit",
+            index=models.Index(
+                condition=models.Q(("status", "submitted")),
+                fields=["visited_at", "organisation", "green_skills_interest"],
+                name="visit_reporting",
+            ),
         ),
     ]
