@@ -143,7 +143,6 @@ def seed(
     )
     seconds = time.perf_counter() - started
     print(f"Seeded in {seconds:.0f} s")
-    vacuum()
     return {
         "seeded": True,
         "seconds": round(seconds, 1),
@@ -151,18 +150,6 @@ def seed(
         "visits": Visit.objects.count(),
         "transfer_requests": TransferRequest.objects.count(),
     }
-
-
-def vacuum() -> None:
-    """What autovacuum does to a live database some minutes after a bulk load: the
-    planner's statistics and the visibility map (without it, PostgreSQL cannot answer
-    from an index alone — the impact indicators read their events that way)."""
-    from django.db import connection
-
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    print(f"VACUUM ANALYZE in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 # --- Request timing ------------------------------------------------------------------
