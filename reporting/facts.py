@@ -88,51 +88,70 @@ class FactsBuilder:
 
     # --- Event parts -----------------------------------------------------------------
 
+    def _part(
+        self, queryset: QuerySet, unit: str, *, org: str | None = None, day: str, **flags: Any
+    ) -> QuerySet:
+        """Events of one kind: the record they are about (``unit``), its organisation
+        (``org``; the unit itself for organisations), their flags — every other flag 0 —
+        the year of a support event and, with the period's ``quarters``, the index of
+        the one their date (field ``day``) lies in: all parts of a subject have the same
+        columns (annotations prefixed ``ev_``, so they never clash with a model field)."""
+        values = {f"ev_{name}": ZERO for name in _ALL_EVENT_COLUMNS}
+        values["ev_event_year"] = ExtractYear(day) if "support" in flags else NO_YEAR
+        values["ev_bucket"] = ZERO
+        if self.quarters:
+            # The quarter's index, by comparing with the local start of each later one
+            # (cheaper than extracting year and quarter in the local time zone).
+            field = queryset.model._meta.get_field(day)
+            date_only = isinstance(field, DateField) and not isinstance(field, DateTimeField)
+            values["ev_bucket"] = Case(
+                *(
+                    When(**{f"{day}__lt": q.start if date_only else q.start_at}, then=n)
+                    for n, q in enumerate(self.quarters[1:])
+                ),
+                default=len(self.quarters) - 1,
+                output_field=IntegerField(),
+            )
+        values.update({f"ev_{name}": expression for name, expression in flags.items()})
+        return queryset.annotate(ev_unit=F(unit), ev_org=F(org or unit), **values)
+
     def _organisation_parts(self) -> list[QuerySet]:
-        e, quarters = self.events, self.quarters
+        e = self.events
         research_partner = Q(partner__kind__in=Organisation.RESEARCH_KINDS)
         return [
-            _part(
+            self._part(
                 e.visits,
                 "organisation_id",
                 day="visited_at",
-                quarters=quarters,
                 visited=_flag(),
                 green=_flag(Q(green_skills_interest=True)),
                 support=_flag(),
-                event_year=ExtractYear("visited_at"),
             ),
-            _part(
+            self._part(
                 e.requests_received,
                 "organisation_id",
                 day="created_at",
-                quarters=quarters,
                 support=_flag(),
-                event_year=ExtractYear("created_at"),
             ),
-            _part(
+            self._part(
                 e.matches_proposed,
                 "request__organisation_id",
                 day="proposed_at",
-                quarters=quarters,
                 support=_flag(),
-                event_year=ExtractYear("proposed_at"),
             ),
-            _part(
+            self._part(
                 e.outcomes,
                 "request__organisation_id",
                 day="date",
-                quarters=quarters,
                 support=_flag(),
-                event_year=ExtractYear("date"),
                 joint=_flag(Q(kind=Outcome.Kind.JOINT_RD) & research_partner),
                 innovation=_flag(Q(innovation_introduced=True)),
             ),
-            _part(e.joint_outcomes, "partner_id", day="date", quarters=quarters, partner=_flag()),
+            self._part(e.joint_outcomes, "partner_id", day="date", partner=_flag()),
         ]
 
     def _request_parts(self) -> list[QuerySet]:
-        e, quarters = self.events, self.quarters
+        e = self.events
         request_scope = e._org_scope("request__organisation__")
         closed_ids = list(
             Stage.objects.filter(kind__in=Stage.CLOSED_KINDS).values_list("pk", flat=True)
@@ -147,28 +166,25 @@ class FactsBuilder:
             .filter(**e._in_period("changed_at"))
         )
         return [
-            _part(
+            self._part(
                 e.requests_received,
                 "pk",
                 org="organisation_id",
                 day="created_at",
-                quarters=quarters,
                 received=_flag(),
             ),
-            _part(
+            self._part(
                 accepted,
                 "request_id",
                 org="request__organisation_id",
                 day="decided_at",
-                quarters=quarters,
                 matched=_flag(),
             ),
-            _part(
+            self._part(
                 changes,
                 "request_id",
                 org="request__organisation_id",
                 day="changed_at",
-                quarters=quarters,
                 cooperation=_flag(Q(to_stage_id__in=cooperation_ids)),
                 closed=_flag(Q(to_stage_id__in=closed_ids)),
             ),
@@ -176,12 +192,11 @@ class FactsBuilder:
 
     def _visit_parts(self) -> list[QuerySet]:
         return [
-            _part(
+            self._part(
                 self.events.visits,
                 "pk",
                 org="organisation_id",
                 day="visited_at",
-                quarters=self.quarters,
                 visit=_flag(),
             )
         ]
@@ -193,12 +208,11 @@ class FactsBuilder:
             e._org_scope("organisation__"), status=FollowUp.Status.DONE
         ).filter(**e._in_period("completed_at"))
         return [
-            _part(
+            self._part(
                 completed,
                 "pk",
                 org="organisation_id",
                 day="completed_at",
-                quarters=self.quarters,
                 on_time=_flag(on_time),
             )
         ]
@@ -310,41 +324,6 @@ def _columns(flags: Sequence[str]) -> list[str]:
     for flag in flags:
         columns += ["support", "event_year"] if flag == "first_year" else [flag]
     return list(dict.fromkeys(columns))
-
-
-def _part(
-    queryset: QuerySet,
-    unit: str,
-    *,
-    org: str | None = None,
-    day: str,
-    quarters: Sequence[Any] = (),
-    **flags: Any,
-) -> QuerySet:
-    """Events of one kind: the record they are about (``unit``), its organisation
-    (``org``; the unit itself for organisations), their flags — every other flag 0 —
-    and, with the period's ``quarters``, the index of the one their date (field
-    ``day``) lies in: all parts of a subject have the same columns
-    (annotations prefixed ``ev_``, so they never clash with a model field)."""
-    values = {f"ev_{name}": ZERO for name in _ALL_EVENT_COLUMNS}
-    values["ev_event_year"] = NO_YEAR
-    values["ev_bucket"] = ZERO
-    if quarters:
-        # The quarter's index, by comparing with the local start of each later one
-        # (cheaper than extracting year and quarter in the local time zone).
-        date_only = isinstance(queryset.model._meta.get_field(day), DateField) and not isinstance(
-            queryset.model._meta.get_field(day), DateTimeField
-        )
-        values["ev_bucket"] = Case(
-            *(
-                When(**{f"{day}__lt": q.start if date_only else q.start_at}, then=n)
-                for n, q in enumerate(quarters[1:])
-            ),
-            default=len(quarters) - 1,
-            output_field=IntegerField(),
-        )
-    values.update({f"ev_{name}": expression for name, expression in flags.items()})
-    return queryset.annotate(ev_unit=F(unit), ev_org=F(org or unit), **values)
 
 
 _ALL_EVENT_COLUMNS = (
