@@ -266,16 +266,11 @@ class ReportFile(models.Model):
         they are then read as binary (Django's cursors receive a file as hexadecimal
         text twice its size)."""
         if "data" in self.get_deferred_fields() and connection.vendor == "postgresql":
-            import psycopg
-
-            connection.ensure_connection()
-            with psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(
-                    f"SELECT data FROM {self._meta.db_table} WHERE id = %s",  # noqa: S608
-                    [self.pk],
-                    binary=True,
-                )
-                (data,) = cursor.fetchone()
+            (data,) = _one_row_in_binary(
+                f"SELECT data FROM {self._meta.db_table} WHERE id = %s",  # noqa: S608
+                [self.pk],
+                binary_result=True,
+            )
             return bytes(data)
         return bytes(self.data)
 
@@ -284,29 +279,33 @@ class ReportFile(models.Model):
         cursors write parameters into the statement's text, a file as hexadecimal text
         twice its size (and copies of that): for a year's 18 MB XLSX some 80 MB more
         memory than the file itself."""
-        import psycopg
-
-        connection.ensure_connection()
-        table = self._meta.db_table
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (report_id, kind, data, sha256, size, created_at) "  # noqa: S608
-                "VALUES (%s, %s, %b, %s, %s, %s) RETURNING id",
-                [
-                    self.report_id,
-                    self.kind,
-                    bytes(self.data),
-                    self.sha256,
-                    self.size,
-                    self.created_at,
-                ],
-            )
-            (self.pk,) = cursor.fetchone()
+        (self.pk,) = _one_row_in_binary(
+            f"INSERT INTO {self._meta.db_table} "  # noqa: S608
+            "(report_id, kind, data, sha256, size, created_at) "
+            "VALUES (%s, %s, %b, %s, %s, %s) RETURNING id",
+            [self.report_id, self.kind, bytes(self.data), self.sha256, self.size, self.created_at],
+        )
         self._state.adding = False
         self._state.db = connection.alias
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ReportFrozen()
+
+
+def _one_row_in_binary(
+    sql: str, params: list[Any], *, binary_result: bool = False
+) -> tuple[Any, ...]:
+    """One row of a statement run with psycopg's own cursor on Django's connection (in
+    its transaction): ``%b`` parameters, and with ``binary_result`` the row, travel as
+    bytes — not as the hexadecimal text Django's cursors use for binary data."""
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=binary_result)
+        row = cursor.fetchone()
+    assert row is not None
+    return row
 
 
 def first_working_day_after(day: datetime.date) -> datetime.date:
