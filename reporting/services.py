@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -165,11 +166,7 @@ def compute_report(report_id: int, *, by: User | None = None) -> Report:
     ):
         raise ReportFrozen()  # published since it was read
     try:
-        with (
-            _snapshot() as snapshot,
-            # With a second connection, that one reads the trend from its own tables.
-            queries.computing(scope_of(report), by_quarter=not snapshot.exported) as computation,
-        ):
+        with _snapshot() as snapshot, snapshot.computing(report) as computation:
             content, evidence = _compute(report, progress, computation, snapshot)
             report = Report.objects.select_for_update().get(pk=report.pk)
             if report.is_published():
@@ -194,11 +191,11 @@ class _snapshot:
     def __enter__(self) -> _snapshot:
         # Only a transaction of its own can choose its isolation level (inside a test's
         # or a request's transaction the outer one decides).
-        self.isolated = connection.vendor == "postgresql" and not connection.in_atomic_block
+        isolated = connection.vendor == "postgresql" and not connection.in_atomic_block
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
         self.exported: str | None = None
-        if self.isolated:
+        if isolated:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 # Exported now: PostgreSQL cannot export from a savepoint.
@@ -214,6 +211,11 @@ class _snapshot:
         this connection goes on (PostgreSQL: ``pg_export_snapshot``), so a report's
         statements use both processor cores; elsewhere ``work`` runs on ``result()``."""
         return _Alongside(work, self.exported)
+
+    def computing(self, report: Report) -> AbstractContextManager[queries.Computation]:
+        """The report's computation on this connection. With a second connection its
+        tables skip the quarters: that one reads the trend from tables of its own."""
+        return queries.computing(scope_of(report), by_quarter=self.exported is None)
 
 
 T = TypeVar("T")
@@ -618,11 +620,7 @@ def publish_report(report_id: int, *, by: User) -> Report:
         raise ReportError(_("This report is already published."))
     progress = _progress_for(report)
     try:
-        with (
-            _snapshot() as snapshot,
-            # With a second connection, that one reads the trend from its own tables.
-            queries.computing(scope_of(report), by_quarter=not snapshot.exported) as computation,
-        ):
+        with _snapshot() as snapshot, snapshot.computing(report) as computation:
             locked = Report.objects.select_for_update().get(pk=report_id)
             if locked.is_published():
                 raise ReportError(_("This report is already published."))
