@@ -504,12 +504,11 @@ def _conditions(subject: Subject) -> dict[str, str]:
     return conditions
 
 
-def _facts(subject: Subject, events: _Events, quarters: Sequence[Period] = ()) -> Facts:
+def _facts(subject: Subject, events: _Events) -> Facts:
     """One row per record of ``subject`` with an event in the scope: ``id``,
     ``size_class``, ``district`` (key), ``area_type``, ``org_id`` and a 0/1 column per
-    indicator (``c_rco01`` …; percentages also ``b_<code>``); with ``quarters`` also
-    the quarters each record had events in (see ``FactsBuilder``)."""
-    return FactsBuilder(events, quarters=quarters).facts(str(subject), _conditions(subject))
+    indicator (``c_rco01`` …; percentages also ``b_<code>``)."""
+    return FactsBuilder(events).facts(str(subject), _conditions(subject))
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -548,6 +547,7 @@ class Computation:
         # A period made of whole quarters (a half-year, a year): its tables also tell
         # in which quarter each record had its events, for the trend (``trend()``).
         self.quarters = quarters_within(scope.period) if materialize and by_quarter else []
+        self.builder = FactsBuilder(self.events, quarters=self.quarters)
 
     def source(self, subject: Subject) -> tuple[str, list[Any]]:
         """What to select the facts from: the temporary table, or the statement itself
@@ -559,7 +559,7 @@ class Computation:
 
     def table(self, subject: Subject) -> str:
         if subject not in self.tables:
-            facts = _facts(subject, self.events, self.quarters)
+            facts = self.builder.facts(str(subject), _conditions(subject))
             name = f"reporting_facts_{next(self._serial)}"
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
@@ -664,7 +664,7 @@ def trend(computation: Computation) -> dict[Period, dict[str, int | float]] | No
     if not computation.quarters:
         return None
     values: dict[Period, dict[str, int | float]] = {q: {} for q in computation.quarters}
-    builder = FactsBuilder(computation.events, quarters=computation.quarters)
+    builder = computation.builder
     for subject in Subject:
         own = indicators_of(subject)
         sums, names = _sums(own)
