@@ -141,10 +141,6 @@ def _cache_key(*parts: Any) -> str:
     return "reporting:" + ":".join(str(p) for p in parts)
 
 
-def _district_key(scope: Scope) -> str:
-    return ",".join(map(str, scope.district_ids)) or "all"
-
-
 def _indicator_rows(scope: Scope, figures: dict[str, Any]) -> list[IndicatorRow]:
     before = scope.with_period(scope.period.previous())
     query = scope_query(scope)
@@ -223,8 +219,7 @@ def dashboard_part(request: HttpRequest, code: str) -> HttpResponse:
         "breakdowns",
         get_language(),
         item.code,
-        scope.period.code,
-        _district_key(scope),
+        scope.cache_key,
         services.cache_epoch(scope),
     )
     computed = cache.get(key)
@@ -495,8 +490,7 @@ def _record_ids(asked: RecordsRequest, user: Any) -> tuple[list[int], set[int] |
     key = _cache_key(
         "records",
         asked.item.code,
-        asked.scope.period.code,
-        _district_key(asked.scope),
+        asked.scope.cache_key,
         services.cache_epoch(asked.scope),
         asked.breakdown,
         hashlib.sha256(asked.key.encode()).hexdigest()[:16],

@@ -116,6 +116,11 @@ class Scope:
     def with_period(self, period: Period) -> Scope:
         return Scope(period, self.district_ids)
 
+    @property
+    def cache_key(self) -> str:
+        """The scope in cache keys: ``2026-Q3:all``, ``2026:3,7``."""
+        return f"{self.period.code}:{','.join(map(str, self.district_ids)) or 'all'}"
+
 
 # --- The indicators --------------------------------------------------------------------
 

@@ -788,8 +788,7 @@ DASHBOARD_FINISHED_SECONDS = 6 * 60 * 60  # a finished one (the page offers to r
 
 
 def _dashboard_key(scope: Scope) -> str:
-    districts = ",".join(map(str, scope.district_ids)) or "all"
-    return f"reporting:dashboard:{scope.period.code}:{districts}"
+    return f"reporting:dashboard:{scope.cache_key}"
 
 
 def cached_dashboard_figures(scope: Scope) -> dict[str, Any] | None:
