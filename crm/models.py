@@ -304,6 +304,13 @@ class Organisation(models.Model):
             models.Index(fields=["-updated_at"], name="org_updated"),
             models.Index(fields=["register_number"], name="org_register_number"),
             models.Index(fields=["external_id"], name="org_external_id"),
+            # Impact indicators: what a figure needs of each counted organisation, read
+            # from the index alone (PostgreSQL; SQLite has no covering indexes).
+            models.Index(
+                fields=["id"],
+                include=["kind", "size_class", "founding_year", "municipality"],
+                name="org_reporting",
+            ),
         ]
         permissions = [
             ("merge_organisation", _("Can merge organisations")),

@@ -302,6 +302,9 @@ class TransferRequest(models.Model):
             models.Index(fields=["-created_at", "-id"], name="request_created"),
             # Impact indicators (requests received in a period) from the index alone.
             models.Index(fields=["created_at", "organisation"], name="request_created_org"),
+            # The organisation of the request a match, an outcome or a stage change is
+            # about, from the index alone (PostgreSQL; SQLite has no covering indexes).
+            models.Index(fields=["id"], include=["organisation"], name="request_organisation"),
         ]
         constraints = [
             models.CheckConstraint(
