@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import os
 import platform
@@ -248,6 +249,11 @@ def scenarios(rng: random.Random) -> list[Scenario]:
     def fixed(path: str) -> Callable[[int], str]:
         return lambda _i: path
 
+    def year_view(year: int) -> str:
+        return f"period_kind=year&year={year}"
+
+    this_year = datetime.date.today().year
+
     return [
         Scenario("Organisationen: Liste", "list", fixed("/organisations/")),
         Scenario(
@@ -316,6 +322,23 @@ def scenarios(rng: random.Random) -> list[Scenario]:
             "Indikatoren: Tabelle neu berechnet",
             "indicators",
             fixed("/berichte/indikatoren/?part=table&refresh=1"),
+        ),
+        # The same for a year (the last one and the running one, which at the seed's
+        # growing activity holds twice as much) and for one district.
+        Scenario(
+            "Indikatoren: Tabelle neu berechnet, Vorjahr",
+            "indicators",
+            fixed(f"/berichte/indikatoren/?{year_view(this_year - 1)}&part=table&refresh=1"),
+        ),
+        Scenario(
+            "Indikatoren: Tabelle neu berechnet, laufendes Jahr",
+            "indicators",
+            fixed(f"/berichte/indikatoren/?{year_view(this_year)}&part=table&refresh=1"),
+        ),
+        Scenario(
+            "Indikatoren: Tabelle neu berechnet, ein Landkreis",
+            "indicators",
+            fixed(f"/berichte/indikatoren/?districts={district_id}&part=table&refresh=1"),
         ),
         Scenario(
             "Indikatoren: Datensätze RCO01",

@@ -824,13 +824,11 @@ def cache_epoch(scope: Scope) -> int:
 
 def dashboard_figures(scope: Scope) -> dict[str, Any]:
     """Every indicator's value in the period and in the one before, computed now and
-    cached. At state scale this takes a second or two: the dashboard never waits for it
-    (it loads the table afterwards), ``warm_dashboard`` computes the default view every
-    morning, and each period's values are cached on their own (the period before this
-    one is often the one viewed before). Two periods on two connections side by side
-    took as long: the statements keep both cores busy already."""
-    current = period_totals(scope)
-    previous = period_totals(scope.with_period(scope.period.previous()))
+    cached. The dashboard never waits for it (it loads the table afterwards),
+    ``warm_dashboard`` computes the default view every morning, and each period's values
+    are cached on their own (the period before this one is often the one viewed before).
+    """
+    current, previous = periods_totals([scope, scope.with_period(scope.period.previous())])
     figures = {
         "current": current["values"],
         "previous": previous["values"],
@@ -840,14 +838,57 @@ def dashboard_figures(scope: Scope) -> dict[str, Any]:
     return figures
 
 
-def period_totals(scope: Scope) -> dict[str, Any]:
-    """``{"values": code → value, "computed_at": …}`` of one period, cached."""
-    key = _totals_key(scope)
-    totals = cache.get(key)
-    if totals is None:
-        totals = {"values": queries.totals(scope), "computed_at": timezone.now()}
-        cache.set(key, totals, _cache_seconds(scope))
-    return totals
+def periods_totals(scopes: Sequence[Scope]) -> list[dict[str, Any]]:
+    """``{"values": code → value, "computed_at": …}`` of each scope, from the cache or
+    computed now (``_computed_totals``) and cached."""
+    keys = [_totals_key(scope) for scope in scopes]
+    cached = cache.get_many(keys)
+    missing = [scope for scope, key in zip(scopes, keys, strict=True) if key not in cached]
+    if missing:
+        computed_at = timezone.now()
+        for scope, values in _computed_totals(missing).items():
+            totals = {"values": values, "computed_at": computed_at}
+            cache.set(_totals_key(scope), totals, _cache_seconds(scope))
+            cached[_totals_key(scope)] = totals
+    return [cached[key] for key in keys]
+
+
+# The subjects by the time their statement takes at state scale, longest first, so that
+# two connections sharing them out finish at about the same time.
+_BY_WEIGHT = (Subject.ORGANISATION, Subject.REQUEST, Subject.VISIT, Subject.FOLLOW_UP)
+
+
+def _computed_totals(scopes: Sequence[Scope]) -> dict[Scope, Totals]:
+    """Every indicator's value in each scope, in one snapshot. On PostgreSQL two
+    connections share the statements (one per scope and subject) out, each on one core
+    without parallel workers: much of a statement's time (grouping the events by record,
+    merging them with the organisations) is serial, so this leaves no core idle. At
+    state scale a quarter and the one before in ~0.7 s instead of ~1.1 s."""
+    work: queue.SimpleQueue[tuple[Scope, Subject]] = queue.SimpleQueue()
+    for subject in _BY_WEIGHT:
+        for scope in scopes:
+            work.put((scope, subject))
+    done: list[tuple[Scope, Totals]] = []
+
+    def take() -> None:
+        while True:
+            try:
+                scope, subject = work.get_nowait()
+            except queue.Empty:
+                return
+            with queries.computing(scope, materialize=False) as computation:
+                done.append((scope, queries.subject_totals(subject, computation)))
+
+    with _snapshot() as snapshot, snapshot.alongside(take) as other:
+        if snapshot.exported is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        take()
+        other.result()
+    values: dict[Scope, Totals] = {scope: {} for scope in scopes}
+    for scope, found in done:
+        values[scope].update(found)
+    return values
 
 
 def _totals_key(scope: Scope) -> str:

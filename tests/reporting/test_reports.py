@@ -217,6 +217,44 @@ def test_both_connections_compute_in_the_same_snapshot(
     assert [p["value"] for p in visits["trend"]] == [0, 0, 1, 3]
 
 
+def test_dashboard_totals_are_each_periods_totals(enterprises):
+    """Shared out by subject (on PostgreSQL between two connections), the dashboard's
+    figures are still every period's and district's own totals."""
+    from reporting import queries
+
+    district = enterprises["urban"].municipality.district_id
+    scopes = [
+        queries.Scope(Q3),
+        queries.Scope(Q3.previous()),
+        queries.Scope(Period.year(2026), (district,)),
+    ]
+    computed = services._computed_totals(scopes)
+    assert computed == {scope: queries.totals(scope) for scope in scopes}
+    assert computed[scopes[0]]["VISITS"] == 3 and computed[scopes[1]]["VISITS"] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection")
+def test_dashboard_totals_use_a_second_connection(transactional_db, enterprises, monkeypatch):
+    from reporting import queries
+
+    threads = []
+    run = services._Alongside._run
+
+    def run_and_note(self) -> None:
+        threads.append(threading.current_thread().name)
+        run(self)
+
+    monkeypatch.setattr(services._Alongside, "_run", run_and_note)
+    scope = queries.Scope(Q3)
+    figures = services.dashboard_figures(scope)
+    assert threads == ["reporting-alongside"]
+    assert figures["current"] == queries.totals(scope)
+    assert figures["previous"] == queries.totals(scope.with_period(Q3.previous()))
+    with connection.cursor() as cursor:  # the planner settings did not outlive it
+        cursor.execute("SHOW enable_nestloop")
+        assert cursor.fetchone() == ("on",)
+
+
 @pytest.fixture
 def published(enterprises, administration):
     report = services.create_report(period=Q3, by=administration)
@@ -506,14 +544,13 @@ def test_each_periods_dashboard_figures_are_cached_on_their_own(enterprises, mon
 
     cache.clear()
     computed = []
-    totals = queries.totals
+    compute = services._computed_totals
 
-    def counted(scope, **kwargs):
-        if kwargs.get("computation") is None:  # not its own inner call
-            computed.append(scope.period.code)
-        return totals(scope, **kwargs)
+    def counted(scopes):
+        computed.extend(scope.period.code for scope in scopes)
+        return compute(scopes)
 
-    monkeypatch.setattr(queries, "totals", counted)
+    monkeypatch.setattr(services, "_computed_totals", counted)
     q4 = queries.Scope(Period.quarter(2026, 4))
     services.dashboard_figures(q4)
     assert computed == ["2026-Q4", "2026-Q3"]
