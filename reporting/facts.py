@@ -219,22 +219,33 @@ class FactsBuilder:
 
     # --- Statements --------------------------------------------------------------------
 
-    def facts(self, subject: str, conditions: dict[str, str]) -> Facts:
+    def facts(
+        self, subject: str, conditions: dict[str, str], *, shard: tuple[int, int] = (0, 1)
+    ) -> Facts:
         """The facts of ``subject`` with one 0/1 column per entry of ``conditions``
         (name → SQL condition on ``ev.<flag>``, ``o.<organisation column>`` and
-        ``m.<municipality column>``); with ``quarters`` also the quarters' columns."""
+        ``m.<municipality column>``); with ``quarters`` also the quarters' columns.
+        ``shard=(k, n)``: only the records whose id leaves remainder k when divided by n,
+        a power of two (n statements, one per k, give all records once: they can run
+        side by side)."""
         parts, flags, unique = _SUBJECTS[subject]
         names = ["ev_unit", "ev_org", "ev_bucket", *(f"ev_{f}" for f in _columns(flags))]
         querysets = [part.order_by().values(*names) for part in parts(self)]
         union = querysets[0].union(*querysets[1:], all=True) if querysets[1:] else querysets[0]
         union_sql, union_params = union.query.sql_with_params()
+        k, n = shard
+        if not (0 <= k < n and n & (n - 1) == 0):
+            raise ValueError(shard)
+        # Integers only, so nothing needs quoting; "&" rather than "%", which the
+        # database drivers take for a parameter.
+        sharded = f" WHERE e.ev_unit & {int(n) - 1} = {int(k)}" if n > 1 else ""
         quarterly = ""
         if unique:
             # One event per record (a visit, a completed follow-up): nothing to group.
             events = ", ".join(f"e.ev_{flag} AS {flag}" for flag in flags)
             grouped = (
                 f"SELECT e.ev_unit AS unit, e.ev_org AS org, e.ev_bucket AS bucket, {events} "
-                f"FROM ({union_sql}) e"
+                f"FROM ({union_sql}) e{sharded}"
             )
             if self.quarters:
                 quarterly = ", ev.bucket AS bucket"
@@ -255,7 +266,7 @@ class FactsBuilder:
                 quarterly = "".join(f", ev.q_{flag} AS q_{flag}" for flag in masks)
             grouped = (
                 f"SELECT e.ev_unit AS unit, MAX(e.ev_org) AS org, {', '.join(aggregates)} "
-                f"FROM ({union_sql}) e GROUP BY e.ev_unit"
+                f"FROM ({union_sql}) e{sharded} GROUP BY e.ev_unit"
             )
         selected = ", ".join(
             f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {name}"

@@ -509,11 +509,11 @@ def _conditions(subject: Subject) -> dict[str, str]:
     return conditions
 
 
-def _facts(subject: Subject, events: _Events) -> Facts:
+def _facts(subject: Subject, events: _Events, *, shard: tuple[int, int] = (0, 1)) -> Facts:
     """One row per record of ``subject`` with an event in the scope: ``id``,
     ``size_class``, ``district`` (key), ``area_type``, ``org_id`` and a 0/1 column per
     indicator (``c_rco01`` …; percentages also ``b_<code>``)."""
-    return FactsBuilder(events).facts(str(subject), _conditions(subject))
+    return FactsBuilder(events).facts(str(subject), _conditions(subject), shard=shard)
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -554,12 +554,15 @@ class Computation:
         self.quarters = quarters_within(scope.period) if materialize and by_quarter else []
         self.builder = FactsBuilder(self.events, quarters=self.quarters)
 
-    def source(self, subject: Subject) -> tuple[str, list[Any]]:
+    def source(self, subject: Subject, *, shard: tuple[int, int] = (0, 1)) -> tuple[str, list[Any]]:
         """What to select the facts from: the temporary table, or the statement itself
-        when this computation reads each subject only once."""
+        when this computation reads each subject only once (then optionally one
+        ``shard`` of the records, see ``FactsBuilder.facts``)."""
         if self.materialize:
+            if shard != (0, 1):
+                raise ValueError("a computation's tables are not sharded")
             return self.table(subject), []
-        facts = _facts(subject, self.events)
+        facts = _facts(subject, self.events, shard=shard)
         return f"({facts.sql})", list(facts.params)
 
     def table(self, subject: Subject) -> str:
@@ -660,12 +663,28 @@ def subject_totals(
     own = [i for i in indicators_of(subject) if codes is None or i.code in codes]
     if not own:
         return {}
+    return values_of(own, subject_sums(subject, computation, own))
+
+
+def values_of(own: Sequence[Indicator], sums: dict[str, int]) -> dict[str, int | float]:
+    """The values of ``own`` indicators from their sums (``subject_sums``)."""
+    return {item.code: _value(item, sums) for item in own}
+
+
+def subject_sums(
+    subject: Subject,
+    computation: Computation,
+    own: Sequence[Indicator],
+    *,
+    shard: tuple[int, int] = (0, 1),
+) -> dict[str, int]:
+    """The sums behind the values of ``own`` indicators of ``subject`` (``_sums``): the
+    sums of a subject's shards add up to the subject's (``_value`` gives the values)."""
     sums, names = _sums(own)
-    source, params = computation.source(subject)
+    source, params = computation.source(subject, shard=shard)
     with _planner(enable_nestloop="off", active=not computation.materialize):
         (row,) = _fetch(f"SELECT {sums} FROM {source} f", params)
-    numbers = dict(zip(names, row, strict=True))
-    return {item.code: _value(item, numbers) for item in own}
+    return {name: int(number or 0) for name, number in zip(names, row, strict=True)}
 
 
 def trend(computation: Computation) -> dict[Period, dict[str, int | float]] | None:

@@ -732,3 +732,26 @@ def test_a_quarters_trend_reaches_before_it_so_it_is_computed_per_quarter(datase
 
     with computing(region(Q3)) as computation:
         assert trend(computation) is None
+
+
+@pytest.mark.parametrize("shards", [2, 4])
+@pytest.mark.parametrize("districts", [(), ("wf", "gs")], ids=["region", "districts"])
+def test_shards_of_the_records_add_up_to_the_totals(dataset, places, districts, shards):
+    """The dashboard splits a subject's records into shards by id for two connections
+    (``services._computed_totals``): every record counts in exactly one of them."""
+    from reporting import services
+    from reporting.queries import Subject, computing, indicators_of, subject_sums
+
+    ids = tuple(getattr(places, name).pk for name in districts)
+    scope = Scope(Period.year(2026), ids)
+    with computing(scope, materialize=False) as computation:
+        for subject in Subject:
+            own = indicators_of(subject)
+            whole = subject_sums(subject, computation, own)
+            parts = [
+                subject_sums(subject, computation, own, shard=(k, shards)) for k in range(shards)
+            ]
+            assert {name: sum(part[name] for part in parts) for name in whole} == whole, subject
+            if subject == Subject.ORGANISATION:
+                assert sum(1 for part in parts if any(part.values())) > 1  # really split
+    assert services._computed_totals([scope]) == {scope: totals(scope)}
