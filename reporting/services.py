@@ -867,11 +867,6 @@ def _computed_totals(scopes: Sequence[Scope]) -> dict[Scope, Totals]:
     for each connection. At state scale a quarter and the one before cold in ~0.7 s
     instead of ~2.1 s."""
     work: queue.SimpleQueue[tuple[Scope, Subject, tuple[int, int]]] = queue.SimpleQueue()
-    for subject in _BY_WEIGHT:
-        halves = 2 if subject == Subject.ORGANISATION and len(scopes) == 1 else 1
-        for scope in scopes:
-            for half in range(halves):
-                work.put((scope, subject, (half, halves)))
     done: list[tuple[Scope, Subject, dict[str, int]]] = []
 
     def take() -> None:
@@ -885,12 +880,19 @@ def _computed_totals(scopes: Sequence[Scope]) -> dict[Scope, Totals]:
                 sums = queries.subject_sums(subject, computation, own, shard=shard)
             done.append((scope, subject, sums))
 
-    with _snapshot() as snapshot, snapshot.alongside(take) as other:
-        if snapshot.exported is not None:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        take()
-        other.result()
+    with _snapshot() as snapshot:
+        two = snapshot.exported is not None
+        for subject in _BY_WEIGHT:
+            halves = 2 if two and subject == Subject.ORGANISATION and len(scopes) == 1 else 1
+            for scope in scopes:
+                for half in range(halves):
+                    work.put((scope, subject, (half, halves)))
+        with snapshot.alongside(take) as other:
+            if two:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            take()
+            other.result()
     added: dict[tuple[Scope, Subject], dict[str, int]] = {}
     for scope, subject, sums in done:
         total = added.setdefault((scope, subject), dict.fromkeys(sums, 0))

@@ -253,6 +253,23 @@ def test_dashboard_totals_use_a_second_connection(transactional_db, enterprises,
     with connection.cursor() as cursor:  # the planner settings did not outlive it
         cursor.execute("SHOW enable_nestloop")
         assert cursor.fetchone() == ("on",)
+    # A single period: its organisations in two halves, one on each connection.
+    shards = []
+    subject_sums = queries.subject_sums
+
+    def noted(subject, computation, own, *, shard):
+        shards.append((str(subject), shard))
+        return subject_sums(subject, computation, own, shard=shard)
+
+    monkeypatch.setattr(queries, "subject_sums", noted)
+    year = scope.with_period(Period.year(2026))
+    computed = services._computed_totals([year])
+    monkeypatch.undo()
+    assert computed == {year: queries.totals(year)}
+    assert sorted(s for s in shards if s[0] == "organisation") == [
+        ("organisation", (0, 2)),
+        ("organisation", (1, 2)),
+    ]
 
 
 @pytest.fixture
