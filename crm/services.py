@@ -50,7 +50,9 @@ def save_with_history(
     instance._history_user = by  # type: ignore[attr-defined]
     if reason:
         instance._change_reason = reason  # type: ignore[attr-defined]
-    instance.full_clean()
+    # Fields not loaded are not saved either (Django then saves the loaded ones only);
+    # checking them would read them first.
+    instance.full_clean(exclude=instance.get_deferred_fields())
     instance.save()
     return instance
 

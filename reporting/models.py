@@ -128,9 +128,12 @@ class Report(models.Model):
         editable=False,
     )
 
+    # Without the districts: they are set once, when the report is made, and never
+    # change (``scope_key``, kept in every history row, names them). Tracking them made
+    # simple-history read the report back on every save, with the fields it leaves out:
+    # a year's evidence at state scale is 2.2 million ids, 16 MB of JSON.
     history = HistoricalRecords(
         excluded_fields=["content", "evidence", "generation", "generation_error"],
-        m2m_fields=[districts],
         no_db_index=["created_by", "published_by"],
     )
     objects = ReportQuerySet.as_manager()
@@ -187,6 +190,25 @@ class Report(models.Model):
         if self.pk and Report.objects.filter(pk=self.pk, status=self.Status.PUBLISHED).exists():
             raise ReportFrozen()
         super().save(*args, **kwargs)
+
+    def store_evidence(self, evidence_json: str) -> None:
+        """Write the evidence of a draft given as JSON text (``queries.evidence_json``):
+        as a parameter of its own on PostgreSQL, not copied into the statement's text
+        (a year's at state scale is 16 MB). ``evidence`` is read again when next used,
+        and not written by ``save()`` (unless assigned)."""
+        table = self._meta.db_table
+        sql = f"UPDATE {table} SET evidence = %s WHERE id = %s AND status = %s"  # noqa: S608
+        params = [evidence_json, self.pk, self.Status.DRAFT.value]
+        if connection.vendor == "postgresql":
+            sql = sql.replace("evidence = %s", "evidence = %s::jsonb") + " RETURNING id"
+            updated = _one_row_in_binary(sql, params) is not None
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                updated = cursor.rowcount == 1
+        if not updated:
+            raise ReportFrozen()
+        self.__dict__.pop("evidence", None)  # deferred: loaded when read
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         if Report.objects.filter(pk=self.pk, status=self.Status.PUBLISHED).exists():
@@ -266,12 +288,14 @@ class ReportFile(models.Model):
         they are then read as binary (Django's cursors receive a file as hexadecimal
         text twice its size)."""
         if "data" in self.get_deferred_fields() and connection.vendor == "postgresql":
-            (data,) = _one_row_in_binary(
+            row = _one_row_in_binary(
                 f"SELECT data FROM {self._meta.db_table} WHERE id = %s",  # noqa: S608
                 [self.pk],
                 binary_result=True,
             )
-            return bytes(data)
+            if row is None:
+                raise ReportFile.DoesNotExist(self.pk)
+            return bytes(row[0])
         return bytes(self.data)
 
     def _insert_as_bytes(self) -> None:
@@ -279,12 +303,14 @@ class ReportFile(models.Model):
         cursors write parameters into the statement's text, a file as hexadecimal text
         twice its size (and copies of that): for a year's 18 MB XLSX some 80 MB more
         memory than the file itself."""
-        (self.pk,) = _one_row_in_binary(
+        row = _one_row_in_binary(
             f"INSERT INTO {self._meta.db_table} "  # noqa: S608
             "(report_id, kind, data, sha256, size, created_at) "
             "VALUES (%s, %s, %b, %s, %s, %s) RETURNING id",
             [self.report_id, self.kind, bytes(self.data), self.sha256, self.size, self.created_at],
         )
+        assert row is not None  # an INSERT … RETURNING returns its row
+        (self.pk,) = row
         self._state.adding = False
         self._state.db = connection.alias
 
@@ -294,7 +320,7 @@ class ReportFile(models.Model):
 
 def _one_row_in_binary(
     sql: str, params: list[Any], *, binary_result: bool = False
-) -> tuple[Any, ...]:
+) -> tuple[Any, ...] | None:
     """One row of a statement run with psycopg's own cursor on Django's connection (in
     its transaction): ``%b`` parameters, and with ``binary_result`` the row, travel as
     bytes — not as the hexadecimal text Django's cursors use for binary data."""
@@ -303,9 +329,7 @@ def _one_row_in_binary(
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=binary_result)
-        row = cursor.fetchone()
-    assert row is not None
-    return row
+        return cursor.fetchone()
 
 
 def first_working_day_after(day: datetime.date) -> datetime.date:

@@ -23,6 +23,7 @@ Counting rules common to all indicators (each indicator's own rule says the rest
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -1055,6 +1056,35 @@ def evidence_ids(scope: Scope, *, computation: Computation | None = None) -> dic
             for item, found in zip(own, row, strict=True):
                 ids[item.code] = sorted(int(pk) for pk in str(found or "").split(",") if pk)
     return ids
+
+
+def evidence_json(computation: Computation) -> str:
+    """``evidence_ids`` as JSON text. On PostgreSQL the database writes it: a year's
+    evidence at state scale is 2.2 million ids — some 80 MB as Python lists, 16 MB as
+    text, which ``Report.store_evidence`` hands on as it is."""
+    if connection.vendor != "postgresql":
+        return json.dumps(evidence_ids(computation.scope, computation=computation))
+    parts, objects = [], []
+    for n, subject in enumerate(Subject):
+        own = indicators_of(subject)
+        lists = ", ".join(
+            f"COALESCE(array_to_json(array_agg(f.id ORDER BY f.id) "
+            f"FILTER (WHERE f.{item.column} = 1)), '[]') AS {item.column}"
+            for item in own
+        )
+        parts.append(f"(SELECT {lists} FROM {computation.table(subject)} f) s{n}")
+        objects += [f"'{_code(item)}', s{n}.{item.column}" for item in own]
+    (row,) = _fetch(
+        f"SELECT json_build_object({', '.join(objects)})::text FROM {', '.join(parts)}", []
+    )
+    return row[0]
+
+
+def _code(item: Indicator) -> str:
+    """An indicator's code, checked to need no quoting in SQL."""
+    if not re.fullmatch(r"[A-Z0-9_]+", item.code):
+        raise ValueError(item.code)
+    return item.code
 
 
 # Counts per organisation in the evidence: (indicator, subject) of the record-level

@@ -346,6 +346,26 @@ def test_nothing_to_count(places):
     assert all(ids == [] for ids in evidence_ids(Scope(Q3, (places.wf.pk,))).values())
 
 
+@pytest.mark.parametrize(
+    ("period", "districts"),
+    [("2026", ()), ("2026", ("wf", "gs")), ("2020", ("wf",))],
+    ids=["region", "districts", "nothing"],
+)
+def test_evidence_as_json_text_is_the_evidence(dataset, places, period, districts):
+    """A report stores its evidence as JSON text written by the database (PostgreSQL) or
+    by Python (SQLite): the same ids in the same order, empty lists included."""
+    import json
+
+    from reporting.queries import computing, evidence_json
+
+    scope = Scope(Period.parse(period), tuple(getattr(places, name).pk for name in districts))
+    with computing(scope) as computation:
+        stored = json.loads(evidence_json(computation))
+        assert stored == evidence_ids(scope, computation=computation)
+    assert stored.keys() == {item.code for item in INDICATORS}
+    assert bool(stored["VISITS"]) is (period == "2026")
+
+
 def test_every_subject_has_evidence(dataset):
     evidence = evidence_ids(region())
     v, r, f, o = dataset.visits, dataset.requests, dataset.follow_ups, dataset.orgs

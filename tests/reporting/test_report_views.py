@@ -208,6 +208,39 @@ def test_regenerating_a_published_report_makes_a_new_version(
     assert "gleich" in comparison.content.decode() or "same" in comparison.content.decode()
 
 
+def test_only_the_comparison_reads_the_evidence(
+    published, administration, django_capture_on_commit_callbacks
+):
+    """A year's evidence holds millions of ids at state scale: the report page, its
+    progress part and saving the narrative neither read nor write it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(administration)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("reporting:report_regenerate", args=[published.pk]))
+    new = Report.objects.exclude(pk=published.pk).get()
+
+    def evidence_read_or_written(do) -> bool:
+        with CaptureQueriesContext(connection) as queries:
+            do()
+        return any('"evidence"' in query["sql"] for query in queries.captured_queries)
+
+    assert not evidence_read_or_written(lambda: client.get(new.get_absolute_url()))
+    assert not evidence_read_or_written(
+        lambda: client.get(reverse("reporting:report_progress", args=[new.pk]))
+    )
+    assert not evidence_read_or_written(
+        lambda: services.update_narrative(
+            new, progress="Gut", problems="", outlook="", by=administration
+        )
+    )
+    assert Report.objects.get(pk=new.pk).evidence == published.evidence  # kept as it was
+    assert evidence_read_or_written(
+        lambda: client.get(reverse("reporting:report_compare", args=[new.pk]))
+    )
+
+
 def test_comparison_shows_percentages_as_such(
     published, region, scout, administration, django_capture_on_commit_callbacks
 ):

@@ -286,6 +286,13 @@ def published(enterprises, administration):
     return services.publish_report(report.pk, by=administration)
 
 
+def test_a_published_reports_evidence_cannot_be_replaced(published):
+    before = Report.objects.get(pk=published.pk).evidence
+    with pytest.raises(ReportFrozen):
+        published.store_evidence("{}")
+    assert Report.objects.get(pk=published.pk).evidence == before and before["VISITS"]
+
+
 def test_publishing_freezes_files_and_hashes(published, administration):
     report = Report.objects.get(pk=published.pk)
     assert report.is_published() and report.published_by == administration
