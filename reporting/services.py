@@ -858,12 +858,19 @@ def periods_totals(scopes: Sequence[Scope]) -> list[dict[str, Any]]:
     cached = cache.get_many(keys)
     missing = [scope for scope, key in zip(scopes, keys, strict=True) if key not in cached]
     if missing:
-        computed_at = timezone.now()
-        for scope, values in _computed_totals(missing).items():
-            totals = {"values": values, "computed_at": computed_at}
-            cache.set(_totals_key(scope), totals, _cache_seconds(scope))
-            cached[_totals_key(scope)] = totals
+        cached.update(_cached_totals(_computed_totals(missing)))
     return [cached[key] for key in keys]
+
+
+def _cached_totals(computed: dict[Scope, Totals]) -> dict[str, dict[str, Any]]:
+    """Cache each scope's values just computed; cache key → what was cached."""
+    computed_at = timezone.now()
+    entries = {}
+    for scope, values in computed.items():
+        key = _totals_key(scope)
+        entries[key] = {"values": values, "computed_at": computed_at}
+        cache.set(key, entries[key], _cache_seconds(scope))
+    return entries
 
 
 # The subjects by the time their statement takes at state scale, longest first, so that
@@ -927,8 +934,18 @@ def _cache_seconds(scope: Scope) -> int:
 
 
 def warm_dashboard(*, today: datetime.date | None = None) -> Scope:
-    """Compute the dashboard's default view (the last finished quarter, whole region)."""
-    scope = Scope(Period.containing_quarter(today or timezone.localdate()).previous())
+    """Compute, for the whole region, the dashboard's default view (the last finished
+    quarter and the one before) and the periods the running half-year and year are
+    compared with (the last half-year and year): a view of a running period then
+    computes that period alone (at state scale the running year 1.4 → 0.85 s). Always
+    anew, whatever is cached, so the figures of finished periods stay cached however
+    long the previous run's entries had left."""
+    today = today or timezone.localdate()
+    scope = Scope(Period.containing_quarter(today).previous())
+    half_year = Period.half_year(today.year, 1 if today.month <= 6 else 2)
+    periods = [scope.period, scope.period.previous(), half_year.previous()]
+    periods.append(Period.year(today.year - 1))
+    _cached_totals(_computed_totals([Scope(period) for period in dict.fromkeys(periods)]))
     dashboard_figures(scope)
     return scope
 

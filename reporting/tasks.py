@@ -41,6 +41,6 @@ def create_quarterly_draft() -> int | None:
 
 @shared_task(**_RETRY)
 def warm_dashboard() -> str:
-    """Run by beat every morning: the dashboard's default view is ready when people
-    arrive."""
+    """Run by beat every six hours (first at 00:15): the dashboard's default view, and
+    what the running periods are compared with, are ready when people arrive."""
     return services.warm_dashboard().period.code

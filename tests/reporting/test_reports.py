@@ -546,8 +546,8 @@ def test_command_refuses_bad_input(db, tmp_path, args, message):
     assert not Report.objects.exists()
 
 
-def test_morning_job_warms_the_dashboards_default_view(enterprises, settings):
-    from reporting import tasks
+def test_morning_job_warms_the_dashboards_default_view(enterprises, settings, monkeypatch):
+    from reporting import queries, tasks
 
     scope = services.warm_dashboard(today=datetime.date(2026, 11, 24))
     assert scope.period == Q3
@@ -556,9 +556,16 @@ def test_morning_job_warms_the_dashboards_default_view(enterprises, settings):
     assert tasks.warm_dashboard.delay().get()  # runs through Celery (eagerly here)
     from crm.celery import app
 
-    assert app.conf.beat_schedule["reporting-warm-dashboard"]["task"] == (
-        "reporting.tasks.warm_dashboard"
-    )
+    warming = app.conf.beat_schedule["reporting-warm-dashboard"]
+    assert warming["task"] == "reporting.tasks.warm_dashboard"
+    assert warming["schedule"].hour == {0, 6, 12, 18}  # as long as finished periods stay cached
+    # What the running half-year and year are compared with is ready too, so viewing
+    # them computes the running period alone.
+    computed = []
+    monkeypatch.setattr(services, "_computed_totals", lambda scopes: computed.append(scopes))
+    for period in (Period.year(2025), Period.half_year(2026, 1), Q3, Q3.previous()):
+        assert services.periods_totals([queries.Scope(period)])  # cached, not computed
+    assert computed == []
 
 
 def test_each_periods_dashboard_figures_are_cached_on_their_own(enterprises, monkeypatch):
