@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from crm.dataio.exports import csv_chunks, write_xlsx
-from crm.models import District, Municipality, Organisation, SizeClass
+from crm.models import Municipality, Organisation, SizeClass
 from crm.roles import Role, has_role
 from crm.web import form_errors
 from pipeline.models import TransferRequest
@@ -90,11 +90,6 @@ def _name(item: Indicator) -> str:
 
 def _rule(item: Indicator) -> str:
     return item.rule if (get_language() or "de").startswith("de") else item.rule_en
-
-
-def _districts_label(districts: Iterable[District]) -> str:
-    names = [str(d) for d in districts]
-    return ", ".join(names) if names else _("whole region")
 
 
 def _records_url(code: str, scope: Scope, *, breakdown: str = "", key: str | None = None) -> str:
@@ -186,7 +181,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context.update(
             period=scope.period,
             previous_period=scope.period.previous(),
-            districts=_districts_label(form.cleaned_data["districts"]),
+            districts=services.scope_label(list(form.cleaned_data["districts"])),
             table_url=f"{base}?{query}&part=table",
             refresh_url=f"{base}?{query}&refresh=1",
         )
@@ -546,7 +541,7 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
     context.update(
         rule=_rule(asked.item),
         period=scope.period,
-        districts=_districts_label(asked.form.cleaned_data["districts"]),
+        districts=services.scope_label(list(asked.form.cleaned_data["districts"])),
         breakdown_label=breakdown_label,
         key_label=key_label,
         page=page,
