@@ -71,6 +71,6 @@ def test_manager_creates_edits_and_reads_history(page, page_log, login, manager,
     expect(change.locator("del")).to_have_text("12")
     expect(change.locator("ins")).to_have_text("64")
     expect(history.locator("tr", has_text="Größenklasse").first.locator("ins")).to_contain_text(
-        "mittel"
+        "Mittel"
     )
     assert page_log.problems() == []

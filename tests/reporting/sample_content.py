@@ -16,9 +16,9 @@ XLSX_SHA256 = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
 
 SIZE_CLASSES = [
     ("micro", "Kleinst (< 10)"),
-    ("small", "klein (< 50)"),
-    ("medium", "mittel (< 250)"),
-    ("large", "groß (≥ 250)"),
+    ("small", "Klein (< 50)"),
+    ("medium", "Mittel (< 250)"),
+    ("large", "Groß (≥ 250)"),
     ("", "unbekannt"),
 ]
 DISTRICTS = [

@@ -71,7 +71,7 @@ def test_the_summary_lists_every_indicator_with_german_numbers(published_pages):
 
 def test_umlauts_euro_and_special_characters_survive(published, published_pages):
     text = " ".join(published_pages)
-    for word in ("Landkreis Göttingen", "Landkreis Wolfenbüttel", "groß (≥ 250)", "€"):
+    for word in ("Landkreis Göttingen", "Landkreis Wolfenbüttel", "Groß (≥ 250)", "€"):
         assert word in text
     assert b"DejaVuSans" in published and b"/FontFile2" in published  # embedded TrueType
 
