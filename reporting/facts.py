@@ -97,7 +97,7 @@ class FactsBuilder:
         the one their date (field ``day``) lies in: all parts of a subject have the same
         columns (annotations prefixed ``ev_``, so they never clash with a model field)."""
         values = {f"ev_{name}": ZERO for name in _ALL_EVENT_COLUMNS}
-        values["ev_event_year"] = ExtractYear(day) if "support" in flags else NO_YEAR
+        values["ev_event_year"] = self._year(day) if "support" in flags else NO_YEAR
         values["ev_bucket"] = ZERO
         if self.quarters:
             # The quarter's index, by comparing with the local start of each later one
@@ -114,6 +114,15 @@ class FactsBuilder:
             )
         values.update({f"ev_{name}": expression for name, expression in flags.items()})
         return queryset.annotate(ev_unit=F(unit), ev_org=F(org or unit), **values)
+
+    def _year(self, day: str) -> ExtractYear | Value:
+        """The local year of an event in the period: the period's own when it lies in
+        one calendar year — then no event's time needs converting to local time (at
+        state scale a third of a year's organisations statement)."""
+        period = self.events.scope.period
+        if period.start.year == period.end.year:
+            return Value(period.start.year, output_field=IntegerField())
+        return ExtractYear(day)
 
     def _organisation_parts(self) -> list[QuerySet]:
         e = self.events
