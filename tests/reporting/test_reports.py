@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import io
 import threading
+import time
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -270,6 +271,30 @@ def test_dashboard_totals_use_a_second_connection(transactional_db, enterprises,
         ("organisation", (0, 2)),
         ("organisation", (1, 2)),
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection")
+def test_dashboard_totals_without_a_second_connection(transactional_db, enterprises, monkeypatch):
+    """When the second connection fails (the server's limit reached, say), this one
+    computes what it had taken: the figures only take longer."""
+    from reporting import queries
+
+    subject_sums = queries.subject_sums
+    failed = []
+
+    def failing_alongside(*args, **kwargs):
+        if threading.current_thread().name == "reporting-alongside":
+            failed.append(args[0])
+            raise OperationalError("sorry, too many clients already")
+        time.sleep(0.05)  # so that the second connection surely takes some
+        return subject_sums(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "subject_sums", failing_alongside)
+    scope = queries.Scope(Period.year(2026))
+    assert services._computed_totals([scope]) == {scope: queries.totals(scope)}
+    two = [queries.Scope(Q3), queries.Scope(Q3.previous())]
+    assert services._computed_totals(two) == {each: queries.totals(each) for each in two}
+    assert failed  # the second connection had taken some and failed
 
 
 @pytest.fixture
