@@ -3,10 +3,11 @@
 Every event table is read once per statement: the events of the period (visits,
 requests received, matches, outcomes, stage changes, completed follow-ups) are selected
 by the ORM — so period bounds, time zones and the district scope follow the same rules
-as everywhere else — with one 0/1 column per kind of event, stacked with UNION ALL and
-grouped by the record they are about. Joined with the record, its organisation, the
-municipality and the district, that gives one row per counted record with its breakdown
-attributes and its event flags; each indicator is a condition on those columns.
+as everywhere else — with one bit per kind of event in one integer, stacked with UNION
+ALL and grouped by the record they are about (the bits ORed, then one 0/1 column each).
+Joined with the record, its organisation, the municipality and the district, that gives
+one row per counted record with its breakdown attributes and its event flags; each
+indicator is a condition on those columns.
 
 A first version built each indicator as ``pk IN (subquery)`` conditions through the ORM;
 PostgreSQL then evaluated every occurrence of a subquery separately (some fifty per
@@ -25,6 +26,7 @@ from django.db.models import (
     Case,
     DateField,
     DateTimeField,
+    ExpressionWrapper,
     F,
     IntegerField,
     Q,
@@ -92,11 +94,18 @@ class FactsBuilder:
         self, queryset: QuerySet, unit: str, *, org: str | None = None, day: str, **flags: Any
     ) -> QuerySet:
         """Events of one kind: the record they are about (``unit``), its organisation
-        (``org``; the unit itself for organisations), their flags — every other flag 0 —
+        (``org``; the unit itself for organisations), their flags packed in one integer,
         the year of a support event and, with the period's ``quarters``, the index of
         the one their date (field ``day``) lies in: all parts of a subject have the same
         columns (annotations prefixed ``ev_``, so they never clash with a model field)."""
-        values = {f"ev_{name}": ZERO for name in _ALL_EVENT_COLUMNS}
+        values: dict[str, Any] = {}
+        # One integer for all flags (bit ``_BIT[name]``), not one column each: the
+        # grouping then ORs one number per event (a year's organisations: 1.06 million
+        # events) instead of taking seven maximums.
+        packed: Any = ZERO
+        for name, expression in flags.items():
+            packed = packed + expression * Value(_BIT[name])
+        values["ev_flags"] = ExpressionWrapper(packed, output_field=IntegerField())
         values["ev_event_year"] = self._year(day) if "support" in flags else NO_YEAR
         values["ev_bucket"] = ZERO
         if self.quarters:
@@ -112,17 +121,21 @@ class FactsBuilder:
                 default=len(self.quarters) - 1,
                 output_field=IntegerField(),
             )
-        values.update({f"ev_{name}": expression for name, expression in flags.items()})
         return queryset.annotate(ev_unit=F(unit), ev_org=F(org or unit), **values)
 
     def _year(self, day: str) -> ExtractYear | Value:
-        """The local year of an event in the period: the period's own when it lies in
-        one calendar year — then no event's time needs converting to local time (at
-        state scale a third of a year's organisations statement)."""
-        period = self.events.scope.period
-        if period.start.year == period.end.year:
-            return Value(period.start.year, output_field=IntegerField())
+        """The local year of a support event in the period, needed only for a period
+        across New Year: within one calendar year it is the period's (``facts`` then
+        needs no event's time converted to local time — at state scale a third of a
+        year's organisations statement)."""
+        if self._single_year() is not None:
+            return NO_YEAR
         return ExtractYear(day)
+
+    def _single_year(self) -> int | None:
+        """The period's year when it lies in one calendar year."""
+        period = self.events.scope.period
+        return period.start.year if period.start.year == period.end.year else None
 
     def _organisation_parts(self) -> list[QuerySet]:
         e = self.events
@@ -238,7 +251,7 @@ class FactsBuilder:
         a power of two (n statements, one per k, give all records once: they can run
         side by side)."""
         parts, flags, unique = _SUBJECTS[subject]
-        names = ["ev_unit", "ev_org", "ev_bucket", *(f"ev_{f}" for f in _columns(flags))]
+        names = ["ev_unit", "ev_org", "ev_bucket", "ev_flags", "ev_event_year"]
         querysets = [part.order_by().values(*names) for part in parts(self)]
         union = querysets[0].union(*querysets[1:], all=True) if querysets[1:] else querysets[0]
         union_sql, union_params = union.query.sql_with_params()
@@ -249,9 +262,10 @@ class FactsBuilder:
         # database drivers take for a parameter.
         sharded = f" WHERE e.ev_unit & {int(n) - 1} = {int(k)}" if n > 1 else ""
         quarterly = ""
+        own = [flag for flag in flags if flag != "first_year"]
         if unique:
             # One event per record (a visit, a completed follow-up): nothing to group.
-            events = ", ".join(f"e.ev_{flag} AS {flag}" for flag in flags)
+            events = ", ".join(f"{_unpacked('e.ev_flags', flag)} AS {flag}" for flag in own)
             grouped = (
                 f"SELECT e.ev_unit AS unit, e.ev_org AS org, e.ev_bucket AS bucket, {events} "
                 f"FROM ({union_sql}) e{sharded}"
@@ -259,23 +273,36 @@ class FactsBuilder:
             if self.quarters:
                 quarterly = ", ev.bucket AS bucket"
         else:
-            aggregates = [
-                "MIN(CASE WHEN e.ev_support = 1 THEN e.ev_event_year END) AS first_year"
-                if flag == "first_year"
-                else f"MAX(e.ev_{flag}) AS {flag}"
-                for flag in flags
-            ]
+            aggregates = [f"{_or_of_all('e.ev_flags', own)} AS flags"]
+            year = self._single_year()
+            if "first_year" in flags and year is None:
+                support = _unpacked("e.ev_flags", "support")
+                aggregates.append(
+                    f"MIN(CASE WHEN {support} = 1 THEN e.ev_event_year END) AS first_year"
+                )
             if self.quarters:
                 # Bit n set: an event of that kind in the period's quarter n.
-                masks = [*(f for f in flags if f != "first_year"), "any"]
                 aggregates += [
-                    f"{_bit_or('1' if flag == 'any' else f'e.ev_{flag}')} AS q_{flag}"
-                    for flag in masks
+                    f"{_bit_or(_unpacked('e.ev_flags', flag))} AS q_{flag}" for flag in own
                 ]
-                quarterly = "".join(f", ev.q_{flag} AS q_{flag}" for flag in masks)
+                aggregates.append(f"{_bit_or('1')} AS q_any")
+                quarterly = "".join(f", ev.q_{flag} AS q_{flag}" for flag in [*own, "any"])
+            kept = []
+            if "first_year" in flags:
+                # Within one calendar year the first support event's year is that year.
+                support = _unpacked("g.flags", "support")
+                kept.append(
+                    "g.first_year"
+                    if year is None
+                    else f"CASE WHEN {support} = 1 THEN {int(year)} END AS first_year"
+                )
+            if self.quarters:
+                kept += [*(f"g.q_{flag}" for flag in own), "g.q_any"]
+            unpacked = [f"{_unpacked('g.flags', flag)} AS {flag}" for flag in own]
             grouped = (
+                f"SELECT g.unit, g.org, {', '.join([*unpacked, *kept])} FROM ("
                 f"SELECT e.ev_unit AS unit, MAX(e.ev_org) AS org, {', '.join(aggregates)} "
-                f"FROM ({union_sql}) e{sharded} GROUP BY e.ev_unit"
+                f"FROM ({union_sql}) e{sharded} GROUP BY e.ev_unit) g"
             )
         selected = ", ".join(
             f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {name}"
@@ -319,6 +346,19 @@ class FactsBuilder:
         return f"SELECT ev.bucket, {selected} {_with_places(ev)}"
 
 
+def _unpacked(packed: str, flag: str) -> str:
+    """SQL: 0 or 1, the ``flag``'s bit of the ``packed`` flags."""
+    return f"(({packed} >> {_BIT[flag].bit_length() - 1}) & 1)"
+
+
+def _or_of_all(packed: str, flags: Sequence[str]) -> str:
+    """Aggregate: the packed flags of all of a record's events ORed."""
+    if connection.vendor == "postgresql":
+        return f"bit_or({packed})"
+    # SQLite has no bit_or(): each flag's bit is the maximum of that bit.
+    return " | ".join(f"MAX({packed} & {_BIT[flag]})" for flag in flags) or "0"
+
+
 def _bit_or(flag: str) -> str:
     """Aggregate: bit n set when a 0/1 ``flag`` was 1 for an event in quarter n."""
     if connection.vendor == "postgresql":
@@ -338,18 +378,14 @@ def _with_places(events: str) -> str:
     )
 
 
-def _columns(flags: Sequence[str]) -> list[str]:
-    """The event columns behind ``flags`` (``first_year`` comes from two)."""
-    columns: list[str] = []
-    for flag in flags:
-        columns += ["support", "event_year"] if flag == "first_year" else [flag]
-    return list(dict.fromkeys(columns))
-
-
-_ALL_EVENT_COLUMNS = (
-    "visited", "green", "support", "event_year", "joint", "innovation", "partner",
-    "received", "matched", "cooperation", "closed", "visit", "on_time",
-)  # fmt: skip
+# Each event flag's bit in the packed flags (``ev_flags``).
+_BIT = {
+    name: 1 << n
+    for n, name in enumerate(
+        ("visited", "green", "support", "joint", "innovation", "partner", "received",
+         "matched", "cooperation", "closed", "visit", "on_time")
+    )
+}  # fmt: skip
 
 _ORG_FLAGS = ("visited", "green", "support", "first_year", "joint", "innovation", "partner")
 
