@@ -706,9 +706,7 @@ def trend(computation: Computation) -> dict[Period, dict[str, int | float]] | No
         ):
             found[bucket] = dict(zip(names, numbers, strict=True))
         for n, quarter in enumerate(computation.quarters):
-            numbers = found.get(n, dict.fromkeys(names, 0))
-            for item in own:
-                values[quarter][item.code] = _value(item, numbers)
+            values[quarter].update(values_of(own, found.get(n, dict.fromkeys(names, 0))))
     return values
 
 
@@ -1043,25 +1041,18 @@ def evidence_ids(scope: Scope, *, computation: Computation | None = None) -> dic
     if computation is None:
         with computing(scope) as computation:
             return evidence_ids(scope, computation=computation)
-    ids: dict[str, list[int]] = {item.code: [] for item in INDICATORS}
-    for subject in Subject:
+    if connection.vendor == "postgresql":
+        return json.loads(evidence_json(computation))
+    ids: dict[str, list[int]] = {}
+    for subject in Subject:  # SQLite: no arrays
         own = indicators_of(subject)
-        table = computation.table(subject)
-        if connection.vendor == "postgresql":
-            lists = ", ".join(
-                f"array_agg(f.id ORDER BY f.id) FILTER (WHERE f.{item.column} = 1)" for item in own
-            )
-            (row,) = _fetch(f"SELECT {lists} FROM {table} f", [])
-            for item, found in zip(own, row, strict=True):
-                ids[item.code] = list(found or [])
-        else:  # SQLite: no arrays
-            lists = ", ".join(
-                f"group_concat(CASE WHEN f.{item.column} = 1 THEN f.id END)" for item in own
-            )
-            (row,) = _fetch(f"SELECT {lists} FROM {table} f", [])
-            for item, found in zip(own, row, strict=True):
-                ids[item.code] = sorted(int(pk) for pk in str(found or "").split(",") if pk)
-    return ids
+        lists = ", ".join(
+            f"group_concat(CASE WHEN f.{item.column} = 1 THEN f.id END)" for item in own
+        )
+        (row,) = _fetch(f"SELECT {lists} FROM {computation.table(subject)} f", [])
+        for item, found in zip(own, row, strict=True):
+            ids[item.code] = sorted(int(pk) for pk in str(found or "").split(",") if pk)
+    return {item.code: ids[item.code] for item in INDICATORS}
 
 
 def evidence_json(computation: Computation) -> str:
