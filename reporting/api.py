@@ -178,9 +178,7 @@ class ReportViewSet(
         self, request: Request, pk: str | None = None, kind: str = "", **_suffix: Any
     ) -> HttpResponse:
         report = self.get_object()
-        stored = (
-            report.files.defer("data").filter(kind=kind).first() if report.is_published() else None
-        )
+        stored = report.stored_file(kind)
         if stored is None:
             raise Http404(gettext_lazy("Only published reports have stored files."))
         return file_response(stored)

@@ -215,6 +215,13 @@ class Report(models.Model):
             raise ReportFrozen()
         return super().delete(*args, **kwargs)
 
+    def stored_file(self, kind: str) -> ReportFile | None:
+        """The stored PDF or XLSX of a published report (None for drafts), its bytes
+        read by ``ReportFile.content()``."""
+        if not self.is_published():
+            return None
+        return self.files.defer("data").filter(kind=kind).first()
+
 
 def scope_key_for(districts: Any) -> str:
     """The ``scope_key`` of a set of districts (empty: the whole region)."""

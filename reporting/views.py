@@ -267,7 +267,7 @@ def report_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     if kind not in ReportFile.Kind.values:
         raise Http404
     if report.is_published():
-        stored = report.files.defer("data").filter(kind=kind).first()
+        stored = report.stored_file(kind)
         if stored is None:
             raise Http404
         return file_response(stored)

@@ -78,7 +78,8 @@ class Command(BaseCommand):
         stem = f"wirkungsbericht-{period.code.replace('..', '_')}-v{report.version}"
         for kind in formats:
             if report.is_published():
-                stored = report.files.defer("data").get(kind=kind)
+                stored = report.stored_file(kind)
+                assert stored is not None  # publishing stores both files
                 data, digest = stored.content(), stored.sha256
             else:
                 data = (
