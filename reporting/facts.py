@@ -104,7 +104,7 @@ class FactsBuilder:
         # events) instead of taking seven maximums.
         packed: Any = ZERO
         for name, expression in flags.items():
-            packed = packed + expression * Value(_BIT[name])
+            packed = packed + expression * Value(1 << _BIT[name])
         values["ev_flags"] = ExpressionWrapper(packed, output_field=IntegerField())
         values["ev_event_year"] = self._year(day) if "support" in flags else NO_YEAR
         values["ev_bucket"] = ZERO
@@ -348,7 +348,7 @@ class FactsBuilder:
 
 def _unpacked(packed: str, flag: str) -> str:
     """SQL: 0 or 1, the ``flag``'s bit of the ``packed`` flags."""
-    return f"(({packed} >> {_BIT[flag].bit_length() - 1}) & 1)"
+    return f"(({packed} >> {_BIT[flag]}) & 1)"
 
 
 def _or_of_all(packed: str, flags: Sequence[str]) -> str:
@@ -356,7 +356,7 @@ def _or_of_all(packed: str, flags: Sequence[str]) -> str:
     if connection.vendor == "postgresql":
         return f"bit_or({packed})"
     # SQLite has no bit_or(): each flag's bit is the maximum of that bit.
-    return " | ".join(f"MAX({packed} & {_BIT[flag]})" for flag in flags) or "0"
+    return " | ".join(f"MAX({packed} & {1 << _BIT[flag]})" for flag in flags) or "0"
 
 
 def _bit_or(flag: str) -> str:
@@ -378,9 +378,9 @@ def _with_places(events: str) -> str:
     )
 
 
-# Each event flag's bit in the packed flags (``ev_flags``).
+# Each event flag's bit (its position) in the packed flags (``ev_flags``).
 _BIT = {
-    name: 1 << n
+    name: n
     for n, name in enumerate(
         ("visited", "green", "support", "joint", "innovation", "partner", "received",
          "matched", "cooperation", "closed", "visit", "on_time")
