@@ -246,11 +246,12 @@ class FactsBuilder:
     ) -> Facts:
         """The facts of ``subject`` with one 0/1 column per entry of ``conditions``
         (name → SQL condition on ``ev.<flag>``, ``o.<organisation column>`` and
-        ``m.<municipality column>``); with ``quarters`` also the quarters' columns.
+        ``m.<municipality column>``); with ``quarters`` also the quarters' columns;
+        organisations also ``n_visited``, how many visits in the period each had.
         ``shard=(k, n)``: only the records whose id leaves remainder k when divided by n,
         a power of two (n statements, one per k, give all records once: they can run
         side by side)."""
-        parts, flags, unique = _SUBJECTS[subject]
+        parts, flags, unique, counted = _SUBJECTS[subject]
         names = ["ev_unit", "ev_org", "ev_bucket", "ev_flags", "ev_event_year"]
         querysets = [part.order_by().values(*names) for part in parts(self)]
         union = querysets[0].union(*querysets[1:], all=True) if querysets[1:] else querysets[0]
@@ -274,6 +275,7 @@ class FactsBuilder:
                 quarterly = ", ev.bucket AS bucket"
         else:
             aggregates = [f"{_or_of_all('e.ev_flags', own)} AS flags"]
+            aggregates += [f"SUM({_unpacked('e.ev_flags', f)}) AS n_{f}" for f in counted]
             year = self._single_year()
             if "first_year" in flags and year is None:
                 support = _unpacked("e.ev_flags", "support")
@@ -287,7 +289,7 @@ class FactsBuilder:
                 ]
                 aggregates.append(f"{_bit_or('1')} AS q_any")
                 quarterly = "".join(f", ev.q_{flag} AS q_{flag}" for flag in [*own, "any"])
-            kept = []
+            kept = [f"g.n_{flag}" for flag in counted]
             if "first_year" in flags:
                 # Within one calendar year the first support event's year is that year.
                 support = _unpacked("g.flags", "support")
@@ -308,9 +310,10 @@ class FactsBuilder:
             f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {name}"
             for name, condition in conditions.items()
         )
+        counts = "".join(f", ev.n_{flag} AS n_{flag}" for flag in counted)
         sql = (
             "SELECT ev.unit AS id, o.size_class AS size_class, d.key AS district, "
-            f"m.area_type AS area_type, ev.org AS org_id, {selected}{quarterly} "
+            f"m.area_type AS area_type, ev.org AS org_id, {selected}{counts}{quarterly} "
             f"{_with_places(f'({grouped})')}"
         )
         return Facts(sql, list(union_params))
@@ -327,7 +330,7 @@ class FactsBuilder:
             f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {name}"
             for name, condition in conditions.items()
         )
-        _parts, flags, unique = _SUBJECTS[subject]
+        _parts, flags, unique, _counted = _SUBJECTS[subject]
         if unique:  # each record's one event lies in one quarter
             events = ", ".join(f"f.{name}" for name in conditions)
             return f"SELECT f.bucket, {events} FROM {table} f"
@@ -389,16 +392,19 @@ _BIT = {
 
 _ORG_FLAGS = ("visited", "green", "support", "first_year", "joint", "innovation", "partner")
 
-# Subject → its event parts, flags, and whether each record has exactly one event.
-_SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool]] = {
-    "organisation": (FactsBuilder._organisation_parts, _ORG_FLAGS, False),
-    "visit": (FactsBuilder._visit_parts, ("visit",), True),
+# Subject → its event parts, flags, whether each record has exactly one event, and the
+# flags whose events are counted per record (``n_<flag>``: an organisation's visits, so
+# the evidence needs no visits' table; only for records grouped from several events).
+_SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool, tuple[str, ...]]] = {
+    "organisation": (FactsBuilder._organisation_parts, _ORG_FLAGS, False, ("visited",)),
+    "visit": (FactsBuilder._visit_parts, ("visit",), True, ()),
     "request": (
         FactsBuilder._request_parts,
         ("received", "matched", "cooperation", "closed"),
         False,
+        (),
     ),
-    "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True),
+    "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True, ()),
 }
 
 # Bit masks of quarters fit a BIGINT up to this many (15 years).

@@ -1094,41 +1094,53 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
     """One row per organisation behind any figure, by name: id, name, kind, size class,
     municipality, district, area type; 1 or None per organisation indicator; then how
     many of its visits, requests and follow-ups each record-level indicator counted
-    (``EVIDENCE_COUNTS``). One statement, streamed; consume it inside ``computing()``."""
+    (``EVIDENCE_COUNTS``). One statement, streamed; consume it inside ``computing()``.
+
+    Visits are counted from the organisations' facts (``n_visited``), not from the
+    visits' own: a visit's indicators ask only for its organisation's place (a visit's
+    one event is a visit), so an organisation's visits count for one all or none — and a
+    publication's first connection need not build the largest table."""
     own = indicators_of(Subject.ORGANISATION)
-    tables = {subject: computation.table(subject) for subject in Subject}
     counted = {code: indicator(code) for code in EVIDENCE_COUNTS}
     per_subject = {}
-    for subject in (Subject.VISIT, Subject.REQUEST, Subject.FOLLOW_UP):
+    for subject in (Subject.REQUEST, Subject.FOLLOW_UP):
         columns = [c for c, item in counted.items() if item.subject == subject]
         sums = ", ".join(f"SUM(x.{counted[c].column}) AS n_{c.lower()}" for c in columns)
         per_subject[subject] = (
             columns,
-            f"(SELECT x.org_id, {sums} FROM {tables[subject]} x "
+            f"(SELECT x.org_id, {sums} FROM {computation.table(subject)} x "
             "WHERE x.org_id IS NOT NULL GROUP BY x.org_id)",
         )
-    # Every visit is a support event, so its organisation is in the organisations' facts.
-    ids = " UNION ".join(
-        f"SELECT org_id FROM {tables[s]} WHERE org_id IS NOT NULL"
-        for s in Subject
-        if s != Subject.VISIT
-    )
+    visits = {
+        code: f"CASE WHEN fo.n_visited > 0 THEN CASE WHEN {item.condition} "
+        "THEN fo.n_visited ELSE 0 END END"
+        for code, item in counted.items()
+        if item.subject == Subject.VISIT
+    }
+    subqueries = dict(enumerate(per_subject.values()))
+    found = {
+        code: visits.get(code)
+        or next(
+            f"s{n}.n_{code.lower()}" for n, (columns, _sql) in subqueries.items() if code in columns
+        )
+        for code in EVIDENCE_COUNTS
+    }
     flags = ", ".join(f"CASE WHEN fo.{item.column} = 1 THEN 1 END" for item in own)
-    counts = ", ".join(
-        f"s{n}.n_{code.lower()}"
-        for n, subject in enumerate(per_subject)
-        for code in per_subject[subject][0]
-    )
     joins = " ".join(
-        f"LEFT JOIN {sql} s{n} ON s{n}.org_id = o.id"
-        for n, (_columns, sql) in enumerate(per_subject.values())
+        f"LEFT JOIN {sql} s{n} ON s{n}.org_id = o.id" for n, (_c, sql) in subqueries.items()
     )
+    # Every organisation with an event in the period is in its facts or had a request
+    # or a follow-up counted.
+    behind = " OR ".join(["fo.id IS NOT NULL", *(f"s{n}.org_id IS NOT NULL" for n in subqueries)])
     sql = (
         f"SELECT o.id, o.name, o.kind, o.size_class, m.name, d.name, m.area_type, {flags}, "
-        f"{counts} FROM ({ids}) ids JOIN {Organisation._meta.db_table} o ON o.id = ids.org_id "
-        f"LEFT JOIN {tables[Subject.ORGANISATION]} fo ON fo.id = o.id {joins} "
+        f"{', '.join(found.values())} FROM {Organisation._meta.db_table} o "
+        f"LEFT JOIN {computation.table(Subject.ORGANISATION)} fo ON fo.id = o.id {joins} "
         f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
-        f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id ORDER BY o.name, o.id"
+        f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id "
+        # a visit's one event is a visit: its flags for the visits' conditions
+        "CROSS JOIN (SELECT 1 AS visit) ev "
+        f"WHERE {behind} ORDER BY o.name, o.id"
     )
     yield from _stream(sql, [])
 

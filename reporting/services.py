@@ -313,28 +313,41 @@ def _compute(
         ]
     )
 
-    def alongside() -> tuple[Breakdowns, str, dict[Period, Totals] | None]:
-        """Breakdowns, evidence ids and — from a half-year's or a year's tables — the
-        trend. On a second connection (``separate``) with tables of its own: computing
-        them twice takes less time than one connection doing everything in turn, as the
-        evidence sheets keep this one busy mostly in Python."""
+    # The visits' table is the largest (a year at state scale: 660,000 rows); with a
+    # second connection only that one builds it and sums the visits' figures, as the
+    # evidence sheets count visits from the organisations' facts.
+    elsewhere = {Subject.VISIT} if separate else set()
+
+    def alongside() -> tuple[Breakdowns, str, dict[Period, Totals] | None, Totals]:
+        """Breakdowns, evidence ids, the totals of the subjects ``elsewhere`` and — from
+        a half-year's or a year's tables — the trend. On a second connection
+        (``separate``) with tables of its own: computing them twice takes less time than
+        one connection doing everything in turn, as the evidence sheets keep this one
+        busy mostly in Python."""
         with contextlib.ExitStack() as stack:
             own = stack.enter_context(queries.computing(scope)) if separate else computation
+            values: Totals = {}
+            for subject in elsewhere:
+                values.update(queries.subject_totals(subject, own))
             split = queries.breakdowns(scope, computation=own)
             evidence = queries.evidence_json(own)
             trend = queries.trend(own)
         others.take()
-        return split, evidence, trend
+        return split, evidence, trend, values
 
     with translation.override(settings.LANGUAGE_CODE):
         progress(5, _("computing the figures"))
         with snapshot.alongside(alongside) as other:
-            values = queries.totals(scope, computation=computation)
+            values: Totals = {}
+            for subject in Subject:
+                if subject not in elsewhere:
+                    values.update(queries.subject_totals(subject, computation))
             if meanwhile is not None:
                 meanwhile()
             others.take()
             progress(55, _("collecting the records behind the figures"))
-            split, evidence, own_trend = other.result()
+            split, evidence, own_trend, computed_elsewhere = other.result()
+            values.update(computed_elsewhere)
         totals_of = {each.period: found for each, found in others.values().items()}
         totals_of[report.period] = values
         trend = own_trend or {quarter: totals_of[quarter] for quarter in trend_periods}
@@ -529,7 +542,8 @@ def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
     """The records behind the figures, read in batches: every organisation with what it
     counted for (1 per organisation indicator; for visits, requests and follow-ups how
     many), and every transfer request. Organisation names, dates and places only — no
-    personal data. Each column sums to its figure; the single visits and follow-ups are
+    personal data. Each column sums to its figure (follow-ups without an organisation
+    have no row to count in); the single visits and follow-ups are
     listed, and exported, on the figure's page in the CRM."""
     from pipeline.models import TransferRequest
 
@@ -590,7 +604,7 @@ def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
                 "1 in the columns %(flags)s: the organisation counts for that indicator. "
                 "%(counts)s: how many of its visits, transfer requests or follow-ups that "
                 "indicator counted (RURAL_SHARE: its visits in a rural municipality). Every "
-                "column adds up to the figure."
+                "column adds up to the figure, but for follow-ups without an organisation."
             )
             % {"flags": ", ".join(org_codes), "counts": ", ".join(queries.EVIDENCE_COUNTS)},
         ),

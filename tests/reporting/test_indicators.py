@@ -379,6 +379,41 @@ def test_every_subject_has_evidence(dataset):
     assert {i.subject for i in INDICATORS} == set(Subject)
 
 
+@pytest.mark.parametrize("districts", [(), ("wf", "gs")], ids=["region", "districts"])
+def test_evidence_sheets_add_up_to_the_figures(dataset, places, districts):
+    """Each evidence column adds up to its figure (a percentage: to its numerator), and
+    the organisations listed are those behind a figure; visits are counted from the
+    organisations' facts, so this also checks that against the visits' own."""
+    from reporting.queries import EVIDENCE_COUNTS, computing, indicators_of
+    from reporting.services import evidence_sheets
+    from scouting.models import FollowUp
+
+    scope = Scope(Q3, tuple(getattr(places, name).pk for name in districts))
+    expected = totals(scope)
+    ids = evidence_ids(scope)
+    with translation.override("de"), computing(scope) as computation:
+        organisations, requests = [list(sheet.rows) for sheet in evidence_sheets(computation)]
+    org_codes = [i.code for i in indicators_of(Subject.ORGANISATION)]
+    request_codes = [i.code for i in indicators_of(Subject.REQUEST)]
+    cells_of = zip(*(row[7:] for row in organisations), strict=True)
+    columns = dict(zip([*org_codes, *EVIDENCE_COUNTS], cells_of, strict=True))
+    # A follow-up without an organisation (f8) has no row to count in.
+    on_time = FollowUp.objects.filter(pk__in=ids["FOLLOW_UPS_ON_TIME"])
+    expected["FOLLOW_UPS_ON_TIME"] = on_time.exclude(organisation=None).count()
+    for code, cells in columns.items():
+        numerator = len(ids[code]) if indicator(code).is_share else expected[code]
+        assert sum(cell or 0 for cell in cells) == numerator, code
+    assert columns["VISITS"].count(None) == len(organisations) - len(
+        set(Organisation.objects.filter(visits__pk__in=ids["VISITS"]).values_list("pk"))
+    )
+    request_cells = zip(*(row[6:] for row in requests), strict=True)
+    for code, cells in zip(request_codes, request_cells, strict=True):
+        assert sum(cell or 0 for cell in cells) == expected[code], code
+    listed = [row[0] for row in organisations]
+    assert len(listed) == len(set(listed))
+    assert [row[1] for row in organisations] == sorted(row[1] for row in organisations)
+
+
 def test_district_scope_counts_only_organisations_there(dataset):
     places, o = dataset.places, dataset.orgs
     wolfenbuettel = Scope(Q3, (places.wf.pk,))
