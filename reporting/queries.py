@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -545,15 +545,24 @@ class Computation:
 
     _serial = count(1)
 
-    def __init__(self, scope: Scope, *, materialize: bool = True, by_quarter: bool = True) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        *,
+        materialize: bool = True,
+        by_quarter: bool | Collection[Subject] = True,
+    ) -> None:
         self.scope = scope
         self.events = _Events(scope)
         self.materialize = materialize
         self.tables: dict[Subject, str] = {}
-        # A period made of whole quarters (a half-year, a year): its tables also tell
-        # in which quarter each record had its events, for the trend (``trend()``).
+        # A period made of whole quarters (a half-year, a year): its tables (of the
+        # subjects ``by_quarter``, or all) also tell in which quarter each record had
+        # its events, for the trend (``trend()``).
         self.quarters = quarters_within(scope.period) if materialize and by_quarter else []
+        self.by_quarter = set(Subject if by_quarter is True else by_quarter or ())
         self.builder = FactsBuilder(self.events, quarters=self.quarters)
+        self._plain = FactsBuilder(self.events)
 
     def source(self, subject: Subject, *, shard: tuple[int, int] = (0, 1)) -> tuple[str, list[Any]]:
         """What to select the facts from: the temporary table, or the statement itself
@@ -568,7 +577,8 @@ class Computation:
 
     def table(self, subject: Subject) -> str:
         if subject not in self.tables:
-            facts = self.builder.facts(str(subject), _conditions(subject))
+            builder = self.builder if subject in self.by_quarter else self._plain
+            facts = builder.facts(str(subject), _conditions(subject))
             name = f"reporting_facts_{next(self._serial)}"
             with connection.cursor() as cursor, _planner(enable_nestloop="off"):
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
@@ -596,11 +606,12 @@ def quarters_within(period: Period) -> list[Period]:
 
 @contextmanager
 def computing(
-    scope: Scope, *, materialize: bool = True, by_quarter: bool = True
+    scope: Scope, *, materialize: bool = True, by_quarter: bool | Collection[Subject] = True
 ) -> Iterator[Computation]:
     """A computation in one transaction. On PostgreSQL without JIT compilation (its
     start-up cost exceeds these statements' run time) and with enough memory to hash
-    a year of events. ``by_quarter=False``: no quarters in the tables (no ``trend()``)."""
+    a year of events. ``by_quarter``: False, no quarters in the tables (no ``trend()``);
+    subjects: only theirs (``trend()`` of those)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -688,15 +699,20 @@ def subject_sums(
     return {name: int(number or 0) for name, number in zip(names, row, strict=True)}
 
 
-def trend(computation: Computation) -> dict[Period, dict[str, int | float]] | None:
-    """Every indicator's value in each quarter of a period made of whole quarters, read
-    from the computation's tables in one statement per subject — the same figures as
-    ``totals()`` of each quarter (tested). None for other periods."""
+def trend(
+    computation: Computation, *, subjects: Collection[Subject] | None = None
+) -> dict[Period, dict[str, int | float]] | None:
+    """Every indicator's value (of ``subjects``, or all) in each quarter of a period made
+    of whole quarters, read from the computation's tables in one statement per subject
+    — the same figures as ``totals()`` of each quarter (tested). None for other
+    periods."""
     if not computation.quarters:
         return None
     values: dict[Period, dict[str, int | float]] = {q: {} for q in computation.quarters}
     builder = computation.builder
-    for subject in Subject:
+    for subject in _chosen(subjects):
+        if subject not in computation.by_quarter:
+            raise ValueError(f"no quarters in the facts of {subject}")
         own = indicators_of(subject)
         sums, names = _sums(own)
         rows = builder.bucketed(str(subject), _conditions(subject), computation.table(subject))
@@ -711,14 +727,19 @@ def trend(computation: Computation) -> dict[Period, dict[str, int | float]] | No
 
 
 def breakdowns(
-    scope: Scope, *, codes: Sequence[str] | None = None, computation: Computation | None = None
+    scope: Scope,
+    *,
+    codes: Sequence[str] | None = None,
+    computation: Computation | None = None,
+    subjects: Collection[Subject] | None = None,
 ) -> dict[str, dict[str, list[BreakdownRow]]]:
-    """Every indicator's breakdowns: code → breakdown → rows, one statement per subject
-    and breakdown."""
+    """Every indicator's breakdowns (or those in ``codes``, of ``subjects``): code →
+    breakdown → rows, one statement per subject and breakdown."""
     if computation is None:
         with computing(scope) as computation:
-            return breakdowns(scope, codes=codes, computation=computation)
-    wanted = [i for i in INDICATORS if codes is None or i.code in codes]
+            return breakdowns(scope, codes=codes, computation=computation, subjects=subjects)
+    chosen = _chosen(subjects)
+    wanted = [i for i in INDICATORS if (codes is None or i.code in codes) and i.subject in chosen]
     result: dict[str, dict[str, list[BreakdownRow]]] = {i.code: {} for i in wanted}
     labels = BreakdownLabels()
     for subject in Subject:
@@ -1055,14 +1076,19 @@ def evidence_ids(scope: Scope, *, computation: Computation | None = None) -> dic
     return {item.code: ids[item.code] for item in INDICATORS}
 
 
-def evidence_json(computation: Computation) -> str:
-    """``evidence_ids`` as JSON text. On PostgreSQL the database writes it: a year's
-    evidence at state scale is 2.2 million ids — some 80 MB as Python lists, 16 MB as
-    text, which ``Report.store_evidence`` hands on as it is."""
+def evidence_json(computation: Computation, *, subjects: Collection[Subject] | None = None) -> str:
+    """``evidence_ids`` (of ``subjects``' indicators, or all) as JSON text. On PostgreSQL
+    the database writes it: a year's evidence at state scale is 2.2 million ids — some
+    80 MB as Python lists, 17 MB as text, which ``Report.store_evidence`` hands on as it
+    is (and joins the parts of different subjects)."""
+    chosen = _chosen(subjects)
+    if not chosen:
+        return "{}"
     if connection.vendor != "postgresql":
-        return json.dumps(evidence_ids(computation.scope, computation=computation))
+        ids = evidence_ids(computation.scope, computation=computation)
+        return json.dumps({c: found for c, found in ids.items() if indicator(c).subject in chosen})
     parts, objects = [], []
-    for n, subject in enumerate(Subject):
+    for n, subject in enumerate(chosen):
         own = indicators_of(subject)
         lists = ", ".join(
             f"COALESCE(array_to_json(array_agg(f.id ORDER BY f.id) "
@@ -1075,6 +1101,11 @@ def evidence_json(computation: Computation) -> str:
         f"SELECT json_build_object({', '.join(objects)})::text FROM {', '.join(parts)}", []
     )
     return row[0]
+
+
+def _chosen(subjects: Collection[Subject] | None) -> list[Subject]:
+    """``subjects`` in their order in ``Subject`` (all for None)."""
+    return [s for s in Subject if subjects is None or s in subjects]
 
 
 def _code(item: Indicator) -> str:
@@ -1092,7 +1123,8 @@ EVIDENCE_COUNTS += ("REQ_CLOSED", "FOLLOW_UPS_ON_TIME")
 
 def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]]:
     """One row per organisation behind any figure, by name: id, name, kind, size class,
-    municipality, district, area type; 1 or None per organisation indicator; then how
+    municipality, district, area type (choices as their labels in the active language);
+    1 or None per organisation indicator; then how
     many of its visits, requests and follow-ups each record-level indicator counted
     (``EVIDENCE_COUNTS``). One statement, streamed; consume it inside ``computing()``.
 
@@ -1132,8 +1164,11 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
     # Every organisation with an event in the period is in its facts or had a request
     # or a follow-up counted.
     behind = " OR ".join(["fo.id IS NOT NULL", *(f"s{n}.org_id IS NOT NULL" for n in subqueries)])
+    kind, kind_params = _labelled("o.kind", Organisation.Kind.choices, otherwise="o.kind")
+    size, size_params = _labelled("o.size_class", SizeClass.choices)
+    area, area_params = _labelled("m.area_type", Municipality.AreaType.choices)
     sql = (
-        f"SELECT o.id, o.name, o.kind, o.size_class, m.name, d.name, m.area_type, {flags}, "
+        f"SELECT o.id, o.name, {kind}, {size}, m.name, d.name, {area}, {flags}, "
         f"{', '.join(found.values())} FROM {Organisation._meta.db_table} o "
         f"LEFT JOIN {computation.table(Subject.ORGANISATION)} fo ON fo.id = o.id {joins} "
         f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
@@ -1142,17 +1177,19 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
         "CROSS JOIN (SELECT 1 AS visit) ev "
         f"WHERE {behind} ORDER BY o.name, o.id"
     )
-    yield from _stream(sql, [])
+    yield from _stream(sql, [*kind_params, *size_params, *area_params])
 
 
 def evidence_requests(computation: Computation) -> Iterator[tuple[Any, ...]]:
     """One row per transfer request behind a figure: id, day received (local time),
-    organisation, kind, stage today, district, and 1 or None per request indicator."""
+    organisation, kind (its label in the active language), stage today, district, and 1
+    or None per request indicator."""
     flags = ", ".join(
         f"CASE WHEN f.{item.column} = 1 THEN 1 END" for item in indicators_of(Subject.REQUEST)
     )
+    kind, params = _labelled("r.kind", TransferRequest.Kind.choices, otherwise="r.kind")
     sql = (
-        f"SELECT f.id, {local_date_sql('r.created_at')}, o.name, r.kind, s.name, d.name, {flags} "
+        f"SELECT f.id, {local_date_sql('r.created_at')}, o.name, {kind}, s.name, d.name, {flags} "
         f"FROM {computation.table(Subject.REQUEST)} f "
         f"JOIN {TransferRequest._meta.db_table} r ON r.id = f.id "
         f"JOIN {Stage._meta.db_table} s ON s.id = r.stage_id "
@@ -1160,7 +1197,17 @@ def evidence_requests(computation: Computation) -> Iterator[tuple[Any, ...]]:
         f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
         f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id ORDER BY f.id"
     )
-    yield from _stream(sql, [])
+    yield from _stream(sql, params)
+
+
+def _labelled(
+    column: str, choices: Sequence[tuple[str, Any]], *, otherwise: str = "NULL"
+) -> tuple[str, list[str]]:
+    """SQL of the label (in the active language) of a choice ``column``, ``otherwise``
+    for a value without one; and its parameters."""
+    cases = " ".join("WHEN %s THEN %s" for _choice in choices)
+    params = [str(text) for pair in choices for text in pair]
+    return f"CASE {column} {cases} ELSE {otherwise} END", params
 
 
 def local_date_sql(expression: str) -> str:

@@ -30,7 +30,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.filters import users_with_role
-from crm.models import District, Municipality, Organisation, SizeClass
+from crm.models import District, Organisation
 from crm.roles import Role
 from crm.services import save_with_history
 from scouting.models import Visit
@@ -224,9 +224,19 @@ class _snapshot:
         return _Alongside(work, self.exported)
 
     def computing(self, report: Report) -> AbstractContextManager[queries.Computation]:
-        """The report's computation on this connection. With a second connection its
-        tables skip the quarters: that one reads the trend from tables of its own."""
-        return queries.computing(scope_of(report), by_quarter=self.exported is None)
+        """The report's computation on this connection. With a second connection only
+        the tables of the subjects whose figures this one computes (``FIRST``) have
+        quarters: the other reads the rest of the trend from tables of its own."""
+        by_quarter = True if self.exported is None else FIRST
+        return queries.computing(scope_of(report), by_quarter=by_quarter)
+
+
+# With a second connection, the subjects whose breakdowns, evidence ids and trend the
+# first computes: each subject's table is then built once, but for the organisations'
+# (the evidence sheets need it on the first, the topic breakdowns on the second). The
+# visits' table only the second builds (the largest; the sheets count visits from the
+# organisations' facts), so it also sums the visits' figures.
+FIRST = (Subject.REQUEST, Subject.FOLLOW_UP)
 
 
 T = TypeVar("T")
@@ -292,8 +302,9 @@ def _compute(
     snapshot: _snapshot,
     *,
     meanwhile: Callable[[], None] | None = None,
-) -> tuple[dict[str, Any], str]:
-    """The figures of ``report``'s scope and the records behind them. This connection
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The figures of ``report``'s scope and the records behind them (evidence ids in
+    parts, as JSON text: ``Report.store_evidence``). This connection
     computes the totals and then runs ``meanwhile`` (publishing: the XLSX's evidence
     sheets) while a second one in the same snapshot computes the rest (``alongside``)."""
     scope = computation.scope
@@ -313,25 +324,25 @@ def _compute(
         ]
     )
 
-    # The visits' table is the largest (a year at state scale: 660,000 rows); with a
-    # second connection only that one builds it and sums the visits' figures, as the
-    # evidence sheets count visits from the organisations' facts.
-    elsewhere = {Subject.VISIT} if separate else set()
+    here = FIRST if separate else ()  # the rest is computed ``alongside``
+    elsewhere = [Subject.VISIT] if separate else []
 
     def alongside() -> tuple[Breakdowns, str, dict[Period, Totals] | None, Totals]:
-        """Breakdowns, evidence ids, the totals of the subjects ``elsewhere`` and — from
-        a half-year's or a year's tables — the trend. On a second connection
-        (``separate``) with tables of its own: computing them twice takes less time than
-        one connection doing everything in turn, as the evidence sheets keep this one
-        busy mostly in Python."""
+        """Breakdowns, evidence ids and — from a half-year's or a year's tables — the
+        trend of all subjects but those ``here``, and the totals of those
+        ``elsewhere``. On a second connection (``separate``) with tables of its own:
+        computing the organisations' twice takes less time than one connection doing
+        everything in turn, as the evidence sheets keep this one busy mostly in
+        Python."""
+        subjects = [s for s in Subject if s not in here]
         with contextlib.ExitStack() as stack:
             own = stack.enter_context(queries.computing(scope)) if separate else computation
             values: Totals = {}
             for subject in elsewhere:
                 values.update(queries.subject_totals(subject, own))
-            split = queries.breakdowns(scope, computation=own)
-            evidence = queries.evidence_json(own)
-            trend = queries.trend(own)
+            split = queries.breakdowns(scope, computation=own, subjects=subjects)
+            evidence = queries.evidence_json(own, subjects=subjects)
+            trend = queries.trend(own, subjects=subjects)
         others.take()
         return split, evidence, trend, values
 
@@ -344,10 +355,20 @@ def _compute(
                     values.update(queries.subject_totals(subject, computation))
             if meanwhile is not None:
                 meanwhile()
+            split = queries.breakdowns(scope, computation=computation, subjects=here)
+            evidence = queries.evidence_json(computation, subjects=here)
+            own_trend = queries.trend(computation, subjects=here)
             others.take()
             progress(55, _("collecting the records behind the figures"))
-            split, evidence, own_trend, computed_elsewhere = other.result()
+            other_split, other_evidence, other_trend, computed_elsewhere = other.result()
             values.update(computed_elsewhere)
+            split.update(other_split)
+            evidence_parts = (evidence, other_evidence)
+            if own_trend is not None and other_trend is not None:
+                for quarter, found in other_trend.items():
+                    own_trend[quarter].update(found)
+            else:
+                own_trend = other_trend
         totals_of = {each.period: found for each, found in others.values().items()}
         totals_of[report.period] = values
         trend = own_trend or {quarter: totals_of[quarter] for quarter in trend_periods}
@@ -396,7 +417,7 @@ def _compute(
             "indicators": indicators,
         }
     progress(80, _("figures complete"))
-    return content, evidence
+    return content, evidence_parts
 
 
 def _period_content(period: Period) -> dict[str, str]:
@@ -410,14 +431,14 @@ def _period_content(period: Period) -> dict[str, str]:
 def _store_figures(
     report: Report,
     content: dict[str, Any],
-    evidence: str,
+    evidence: Sequence[str],
     *,
     generated_at: datetime.datetime | None = None,
 ) -> None:
     """Put a computation's figures and indicator versions on ``report`` (saved by the
-    caller) and store its evidence (JSON text, ``queries.evidence_json``)."""
+    caller) and store its evidence (JSON texts of ``queries.evidence_json``)."""
     report.content = content
-    report.store_evidence(evidence)
+    report.store_evidence(*evidence)
     report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
     report.figures_sha256 = figures_sha256(content)
     report.generation = Report.Generation.DONE
@@ -545,43 +566,17 @@ def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
     personal data. Each column sums to its figure (follow-ups without an organisation
     have no row to count in); the single visits and follow-ups are
     listed, and exported, on the figure's page in the CRM."""
-    from pipeline.models import TransferRequest
 
-    # Labels resolved once (str() of a lazy label per row would cost more than the row).
-    kinds = {k: str(v) for k, v in Organisation.Kind.choices}
-    sizes = {k: str(v) for k, v in SizeClass.choices}
-    areas = {k: str(v) for k, v in Municipality.AreaType.choices}
-    request_kinds = {k: str(v) for k, v in TransferRequest.Kind.choices}
+    # Labels are written in by the database: the rows go from the cursor to the sheet.
+    def organisations() -> Iterator[Sequence[Any]]:
+        return queries.evidence_organisations(computation)
 
-    def organisations() -> Iterator[list[Any]]:
-        for pk, name, kind, size, town, district, area, *numbers in queries.evidence_organisations(
-            computation
-        ):
-            yield [
-                pk,
-                name,
-                kinds.get(kind, kind),
-                sizes.get(size, ""),
-                town,
-                district,
-                areas.get(area, ""),
-                *numbers,
-            ]
-
-    def requests() -> Iterator[list[Any]]:
-        for pk, received, name, kind, stage, district, *flags in queries.evidence_requests(
-            computation
-        ):
-            yield [
-                pk,
-                # a date; text from SQLite
-                datetime.date.fromisoformat(received) if isinstance(received, str) else received,
-                name,
-                request_kinds.get(kind, kind),
-                stage,
-                district,
-                *flags,
-            ]
+    def requests() -> Iterator[Sequence[Any]]:
+        rows = queries.evidence_requests(computation)
+        if connection.vendor == "postgresql":
+            return rows
+        # SQLite gives the day received as text
+        return ([r[0], datetime.date.fromisoformat(r[1]), *r[2:]] for r in rows)
 
     org_codes = [i.code for i in queries.indicators_of(Subject.ORGANISATION)]
     request_codes = [i.code for i in queries.indicators_of(Subject.REQUEST)]

@@ -202,26 +202,6 @@ class _SharedStrings:
         return f'{_XML_HEAD}<sst xmlns="{_MAIN_NS}" uniqueCount="{len(self.texts)}">{items}</sst>'
 
 
-def _row_cells(
-    number: int, values: Sequence[Any], letters: list[str], shared: _SharedStrings
-) -> list[str]:
-    # The common cases inline — no value, a whole number, a text — and a plain value of
-    # an exact type with one call per cell: the evidence sheets have 150,000 rows and more.
-    writers = _CELL_WRITERS
-    return [
-        ""
-        if value is None
-        else f'<c r="{letter}{number}"><v>{value}</v></c>'
-        if type(value) is int
-        else shared.cell(f"{letter}{number}", value)
-        if type(value) is str
-        else writer(f"{letter}{number}", value, DEFAULT)
-        if (writer := writers.get(type(value))) is not None
-        else _cell(f"{letter}{number}", value)
-        for letter, value in zip(letters, values, strict=False)
-    ]
-
-
 class _Columns:
     """Column letters, computed once per column index."""
 
@@ -240,12 +220,32 @@ _COLUMNS = _Columns()
 def _row_xml(number: int, values: Sequence[Any], width: int, shared: _SharedStrings) -> str:
     """A row; an empty cell in column ``width`` when the row would end before it, so
     that readers which size rows by their last cell (openpyxl, read-only) see every
-    row of a sheet equally wide."""
+    row of a sheet equally wide.
+
+    The common cases inline — no value, a whole number, a text — and a plain value of an
+    exact type with one call per cell: the evidence sheets have 250,000 rows and more."""
+    row = str(number)
     letters = _COLUMNS[max(len(values), width)]
-    cells = _row_cells(number, values, letters, shared)
-    if width and (len(cells) < width or (len(cells) == width and not cells[-1])):
-        cells.append(f'<c r="{letters[width - 1]}{number}"/>')
-    return f'<row r="{number}">{"".join(cells)}</row>'
+    cells: list[str] = []
+    append = cells.append
+    cell = ""
+    for letter, value in zip(letters, values, strict=False):
+        kind = type(value)
+        if value is None:
+            cell = ""
+            continue
+        if kind is int:
+            cell = f'<c r="{letter}{row}"><v>{value}</v></c>'
+        elif kind is str:
+            cell = shared.cell(letter + row, value)
+        elif (writer := _CELL_WRITERS.get(kind)) is not None:
+            cell = writer(letter + row, value, DEFAULT)
+        else:
+            cell = _cell(letter + row, value)
+        append(cell)
+    if width and (len(values) < width or (len(values) == width and not cell)):
+        append(f'<c r="{letters[width - 1]}{row}"/>')
+    return f'<row r="{row}">{"".join(cells)}</row>'
 
 
 # --- Package ---------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from crm.models import Organisation, Person
+from crm.models import Municipality, Organisation, Person, SizeClass
+from pipeline.models import TransferRequest
 from reporting.periods import Period
 from reporting.queries import (
     INDICATORS,
@@ -409,6 +410,16 @@ def test_evidence_sheets_add_up_to_the_figures(dataset, places, districts):
     request_cells = zip(*(row[6:] for row in requests), strict=True)
     for code, cells in zip(request_codes, request_cells, strict=True):
         assert sum(cell or 0 for cell in cells) == expected[code], code
+    with translation.override("de"):  # choices as their German labels
+        kinds = {str(label) for label in Organisation.Kind.labels}
+        sizes = {*(str(label) for label in SizeClass.labels), None}
+        areas = {*(str(label) for label in Municipality.AreaType.labels), None}
+        request_kinds = {str(label) for label in TransferRequest.Kind.labels}
+    assert {row[2] for row in organisations} <= kinds and "KMU" in kinds
+    assert {row[3] for row in organisations} <= sizes
+    assert {row[6] for row in organisations} <= areas and "ländlich" in areas
+    assert {row[3] for row in requests} <= request_kinds
+    assert all(isinstance(row[1], datetime.date) for row in requests)
     listed = [row[0] for row in organisations]
     assert len(listed) == len(set(listed))
     assert [row[1] for row in organisations] == sorted(row[1] for row in organisations)

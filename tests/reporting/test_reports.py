@@ -218,6 +218,36 @@ def test_both_connections_compute_in_the_same_snapshot(
     assert [p["value"] for p in visits["trend"]] == [0, 0, 1, 3]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection")
+def test_a_years_figures_shared_by_two_connections_are_the_figures(
+    transactional_db, dataset, administration
+):
+    """A year's report on two connections, each computing some subjects' breakdowns,
+    evidence and trend from tables of its own, gives what the queries give alone."""
+    from reporting import queries
+
+    year = Period.year(2026)
+    report = services.compute_report(
+        services.create_report(period=year, by=administration).pk, by=administration
+    )
+    scope = queries.Scope(year)
+    totals, split = queries.totals(scope), queries.breakdowns(scope)
+    quarters = [queries.totals(scope.with_period(quarter)) for quarter in year.quarters()]
+    previous = queries.totals(scope.with_period(year.previous()))
+    for item in report.content["indicators"]:
+        code = item["code"]
+        assert item["value"] == totals[code], code
+        assert item["previous_value"] == previous[code], code
+        assert [p["value"] for p in item["trend"]] == [q[code] for q in quarters], code
+        assert {
+            name: [(row["key"], row["value"]) for row in rows]
+            for name, rows in item["breakdowns"].items()
+        } == {name: [(r.key, r.value) for r in rows] for name, rows in split[code].items()}
+    assert report.evidence == queries.evidence_ids(scope)
+    # Both connections had something to count.
+    assert all(totals[code] for code in ("VISITS", "RCO01", "REQ_RECEIVED", "FOLLOW_UPS_ON_TIME"))
+
+
 def test_dashboard_totals_are_each_periods_totals(enterprises):
     """Shared out by subject (on PostgreSQL between two connections), the dashboard's
     figures are still every period's and district's own totals."""
