@@ -535,9 +535,11 @@ def run_metrics(*, repeat: int = 5) -> dict[str, Any]:
 
 
 def run_reporting() -> dict[str, Any]:
-    """Indicator totals called directly, and a year's and a quarter's report generated
-    and published from the shell (``impact_report``) in a child process: wall time and
-    the child's peak memory (maximum resident set size)."""
+    """Indicator totals called directly, and reports generated and published from the
+    shell (``impact_report``) in a child process: wall time and the child's peak memory
+    (maximum resident set size). Years: the last one and the running one (the seed's
+    visits span 18 months, so the running year holds most of them: the busiest year),
+    both held to the time target; the last quarter to the memory target only."""
     import resource
     import subprocess
     import tempfile
@@ -550,6 +552,8 @@ def run_reporting() -> dict[str, Any]:
     today = timezone.localdate()
     last_quarter = Period.containing_quarter(today).previous()
     last_year = Period.year(today.year - 1)
+    running_year = Period.year(today.year)
+    years = (last_year, running_year)
     totals = []
     for label, period in (("quarter", last_quarter), ("year", last_year)):
         timings = []
@@ -561,7 +565,7 @@ def run_reporting() -> dict[str, Any]:
         print(f"  totals {period.code}: median {row['median_ms']} ms", flush=True)
         totals.append(row)
     reports = []
-    for period in (last_year, last_quarter):
+    for period in (*years, last_quarter):
         with tempfile.TemporaryDirectory() as out:
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             started = time.perf_counter()
@@ -599,11 +603,11 @@ def run_reporting() -> dict[str, Any]:
             # Issue 5 sets the time target for a year's report; the (heavier) quarter
             # is measured alongside, held to the memory target only.
             "ok": done.returncode == 0
-            and (seconds <= TARGET_REPORT_S or period != last_year)
+            and (seconds <= TARGET_REPORT_S or period not in years)
             and peak_mb <= TARGET_REPORT_MB,
             "output": (done.stdout + done.stderr)[-600:],
         }
-        target = f"target < {TARGET_REPORT_S:.0f} s" if period == last_year else "no time target"
+        target = f"target < {TARGET_REPORT_S:.0f} s" if period in years else "no time target"
         print(
             f"  report {period.code}: {row['seconds']} s ({target}), peak {row['peak_mb']} MB, "
             f"exit {done.returncode}",

@@ -437,8 +437,15 @@ def _store_figures(
 ) -> None:
     """Put a computation's figures and indicator versions on ``report`` (saved by the
     caller) and store its evidence (JSON texts of ``queries.evidence_json``)."""
-    report.content = content
+    _set_figures(report, content, generated_at=generated_at)
     report.store_evidence(*evidence)
+
+
+def _set_figures(
+    report: Report, content: dict[str, Any], *, generated_at: datetime.datetime | None = None
+) -> None:
+    """``_store_figures`` but for the evidence."""
+    report.content = content
     report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
     report.figures_sha256 = figures_sha256(content)
     report.generation = Report.Generation.DONE
@@ -653,7 +660,7 @@ def publish_report(report_id: int, *, by: User) -> Report:
             content, evidence = _compute(
                 locked, progress, computation, snapshot, meanwhile=write_evidence
             )
-            _store_figures(locked, content, evidence, generated_at=generated_at)
+            _set_figures(locked, content, generated_at=generated_at)
             locked.generation_error = ""  # an earlier attempt's failure is history now
             locked.status = Report.Status.PUBLISHED
             locked.published_at = timezone.now()
@@ -668,9 +675,11 @@ def publish_report(report_id: int, *, by: User) -> Report:
             progress(94, _("writing the PDF file"))
             with translation.override(settings.LANGUAGE_CODE):
                 pdf_content = report_content(locked, xlsx_sha256=xlsx_file.sha256)
-            # The PDF is drawn (Python only) while the report and the XLSX are stored.
+            # The PDF is drawn (Python only) while the evidence, the report and the XLSX
+            # are stored (the database's work: a year's evidence at state scale 0.6 s).
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-pdf") as pool:
                 drawing = pool.submit(_draw_pdf, pdf_content)
+                locked.store_evidence(*evidence)
                 save_with_history(locked, by=by, reason=_("Published"))
                 xlsx_file.save()
                 pdf_file = ReportFile.of(locked, ReportFile.Kind.PDF, drawing.result())

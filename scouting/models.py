@@ -337,11 +337,14 @@ class Visit(models.Model):
                 name="visit_submitted",
                 condition=Q(submitted_at__isnull=False),
             ),
-            # Impact indicators: a period's submitted visits read from the index alone.
+            # Impact indicators: a period's submitted visits read from the index alone,
+            # also one row per visit (its id: a year's visits facts at state scale
+            # 1.3 → 1.0 s; PostgreSQL only, elsewhere without).
             models.Index(
                 fields=["visited_at", "organisation", "green_skills_interest"],
                 name="visit_reporting",
                 condition=Q(status="submitted"),
+                include=["id"],
             ),
         ]
         constraints = [
