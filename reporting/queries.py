@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -1049,10 +1050,19 @@ def _breakdown_condition(
 
 
 def _stream(sql: str, params: Sequence[Any], *, size: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Rows of a statement, fetched in batches (a server-side cursor on PostgreSQL)."""
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
+    """Rows of a statement, fetched in batches (a server-side cursor on PostgreSQL).
+    The next batch is fetched in a thread of its own while the caller uses this one:
+    the database formats rows meanwhile (the evidence sheets at state scale: 420,000
+    rows, some 0.5 s), and nothing else uses the connection until the last batch."""
+    with (
+        transaction.atomic(),
+        connection.chunked_cursor() as cursor,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporting-fetch") as reader,
+    ):
         cursor.execute(sql, list(params))
-        while batch := cursor.fetchmany(size):
+        ahead = reader.submit(cursor.fetchmany, size)
+        while batch := ahead.result():
+            ahead = reader.submit(cursor.fetchmany, size)
             yield from batch
 
 

@@ -821,3 +821,18 @@ def test_shards_of_the_records_add_up_to_the_totals(dataset, places, districts, 
             if subject == Subject.ORGANISATION:
                 assert sum(1 for part in parts if any(part.values())) > 1  # really split
     assert services._computed_totals([scope]) == {scope: totals(scope)}
+
+
+def test_streamed_rows_come_in_order_and_can_be_left_early(db):
+    """The next batch is read ahead in a thread; left early, the stream waits for it
+    and closes its cursor, and the connection goes on."""
+    from reporting.queries import _stream
+
+    sql = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(1, 8)) + " ORDER BY n"
+    assert [row[0] for row in _stream(sql, [], size=2)] == [1, 2, 3, 4, 5, 6, 7]
+    rows = _stream(sql, [], size=2)
+    assert next(rows) == (1,) and next(rows) == (2,) and next(rows) == (3,)
+    rows.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
