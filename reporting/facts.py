@@ -251,7 +251,8 @@ class FactsBuilder:
         ``shard=(k, n)``: only the records whose id leaves remainder k when divided by n,
         a power of two (n statements, one per k, give all records once: they can run
         side by side)."""
-        parts, flags, unique, counted = _SUBJECTS[subject]
+        parts, flags, unique, counted_as = _SUBJECTS[subject]
+        counted = list(counted_as)
         names = ["ev_unit", "ev_org", "ev_bucket", "ev_flags", "ev_event_year"]
         querysets = [part.order_by().values(*names) for part in parts(self)]
         union = querysets[0].union(*querysets[1:], all=True) if querysets[1:] else querysets[0]
@@ -290,6 +291,11 @@ class FactsBuilder:
                 aggregates.append(f"{_bit_or('1')} AS q_any")
                 quarterly = "".join(f", ev.q_{flag} AS q_{flag}" for flag in [*own, "any"])
             kept = [f"g.n_{flag}" for flag in counted]
+            # The counted events' own flag, so that their subject's conditions can be
+            # asked of the record (``ev.visit``: the organisation had visits).
+            kept += [
+                f"CASE WHEN g.n_{f} > 0 THEN 1 ELSE 0 END AS {a}" for f, a in counted_as.items()
+            ]
             if "first_year" in flags:
                 # Within one calendar year the first support event's year is that year.
                 support = _unpacked("g.flags", "support")
@@ -393,18 +399,20 @@ _BIT = {
 _ORG_FLAGS = ("visited", "green", "support", "first_year", "joint", "innovation", "partner")
 
 # Subject → its event parts, flags, whether each record has exactly one event, and the
-# flags whose events are counted per record (``n_<flag>``: an organisation's visits, so
-# the evidence needs no visits' table; only for records grouped from several events).
-_SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool, tuple[str, ...]]] = {
-    "organisation": (FactsBuilder._organisation_parts, _ORG_FLAGS, False, ("visited",)),
-    "visit": (FactsBuilder._visit_parts, ("visit",), True, ()),
+# flags whose events are counted per record (``n_<flag>``; only for records grouped from
+# several events) with the flag those events have in their own subject: an
+# organisation's visits, so that the visits' figures and the evidence can be read from
+# the organisations' facts (``reporting.queries.organisation_and_visit_sums``).
+_SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool, dict[str, str]]] = {
+    "organisation": (FactsBuilder._organisation_parts, _ORG_FLAGS, False, {"visited": "visit"}),
+    "visit": (FactsBuilder._visit_parts, ("visit",), True, {}),
     "request": (
         FactsBuilder._request_parts,
         ("received", "matched", "cooperation", "closed"),
         False,
-        (),
+        {},
     ),
-    "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True, ()),
+    "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True, {}),
 }
 
 # Bit masks of quarters fit a BIGINT up to this many (15 years).

@@ -500,14 +500,20 @@ class _Events:
 # --- Facts -----------------------------------------------------------------------------
 
 
-def _conditions(subject: Subject) -> dict[str, str]:
+def _conditions(subject: Subject, *, per_visit: bool = True) -> dict[str, str]:
     """Column → SQL condition of ``subject``'s indicators (``c_<code>``; percentages
-    also ``b_<code>``)."""
+    also ``b_<code>``); organisations also the visits' (``per_visit``)."""
     conditions: dict[str, str] = {}
     for item in indicators_of(subject):
         conditions[item.column] = item.condition
         if item.base is not None:
             conditions[item.base_column] = item.base
+    if subject == Subject.ORGANISATION and per_visit:
+        # The visits' conditions asked of an organisation (``v_<column>``): they ask
+        # only for its place and whether it had a visit (``ev.visit``), so with its
+        # number of visits (``n_visited``) they give the visits' figures (``_sums``).
+        for name, condition in _conditions(Subject.VISIT).items():
+            conditions[f"v_{name}"] = condition
     return conditions
 
 
@@ -524,17 +530,21 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _sums(users: Sequence[Indicator]) -> tuple[str, list[str]]:
+def _sums(users: Sequence[Indicator], *, per_visit: bool = False) -> tuple[str, list[str]]:
     """SUM expressions over ``f`` and their names: ``a_<column>`` per indicator, for a
-    percentage also ``a_<base>`` (numerator within the base) and ``n_<base>`` (base)."""
+    percentage also ``a_<base>`` (numerator within the base) and ``n_<base>`` (base).
+    ``per_visit``: the visits' indicators over the organisations' facts, each
+    organisation's 0/1 columns (``v_<column>``) weighted by its number of visits."""
     expressions, names = [], []
+    weight, prefix = ("f.n_visited * ", "v_") if per_visit else ("", "")
     for item in users:
-        expressions.append(f"SUM(f.{item.column})")
+        column, base = f"f.{prefix}{item.column}", f"f.{prefix}{item.base_column}"
+        expressions.append(f"SUM({weight}{column})")
         names.append(f"a_{item.column}")
         if item.is_share:
-            expressions.append(f"SUM(f.{item.column} * f.{item.base_column})")
+            expressions.append(f"SUM({weight}{column} * {base})")
             names.append(f"a_{item.base_column}")
-            expressions.append(f"SUM(f.{item.base_column})")
+            expressions.append(f"SUM({weight}{base})")
             names.append(f"n_{item.base_column}")
     return ", ".join(expressions), names
 
@@ -664,7 +674,14 @@ def totals(
         with computing(scope, materialize=False) as computation:
             return totals(scope, codes=codes, computation=computation)
     values: dict[str, int | float] = {}
-    for subject in Subject:
+    subjects = list(Subject)
+    if not computation.materialize:
+        # Each subject's facts read once anyway: the visits' with the organisations'.
+        for subject, sums in organisation_and_visit_sums(computation).items():
+            own = [i for i in indicators_of(subject) if codes is None or i.code in codes]
+            values.update(values_of(own, sums))
+            subjects.remove(subject)
+    for subject in subjects:
         values.update(subject_totals(subject, computation, codes=codes))
     return values
 
@@ -700,6 +717,25 @@ def subject_sums(
     return {name: int(number or 0) for name, number in zip(names, row, strict=True)}
 
 
+def organisation_and_visit_sums(
+    computation: Computation, *, shard: tuple[int, int] = (0, 1)
+) -> dict[Subject, dict[str, int]]:
+    """``subject_sums`` of the organisations' and of the visits' indicators in one
+    statement over the organisations' facts (a year at state scale: no second statement
+    over 660,000 visits). Shards add up as ``subject_sums``' do."""
+    organisations, visits = indicators_of(Subject.ORGANISATION), indicators_of(Subject.VISIT)
+    own_sums, own_names = _sums(organisations)
+    visit_sums, visit_names = _sums(visits, per_visit=True)
+    source, params = computation.source(Subject.ORGANISATION, shard=shard)
+    with _planner(enable_nestloop="off", active=not computation.materialize):
+        (row,) = _fetch(f"SELECT {own_sums}, {visit_sums} FROM {source} f", params)
+    numbers = [int(number or 0) for number in row]
+    return {
+        Subject.ORGANISATION: dict(zip(own_names, numbers[: len(own_names)], strict=True)),
+        Subject.VISIT: dict(zip(visit_names, numbers[len(own_names) :], strict=True)),
+    }
+
+
 def trend(
     computation: Computation, *, subjects: Collection[Subject] | None = None
 ) -> dict[Period, dict[str, int | float]] | None:
@@ -716,7 +752,8 @@ def trend(
             raise ValueError(f"no quarters in the facts of {subject}")
         own = indicators_of(subject)
         sums, names = _sums(own)
-        rows = builder.bucketed(str(subject), _conditions(subject), computation.table(subject))
+        conditions = _conditions(subject, per_visit=False)  # a quarter's own events
+        rows = builder.bucketed(str(subject), conditions, computation.table(subject))
         found = {}
         for bucket, *numbers in _fetch(
             f"SELECT f.bucket, {sums} FROM ({rows}) f GROUP BY f.bucket", []
@@ -1138,10 +1175,10 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
     many of its visits, requests and follow-ups each record-level indicator counted
     (``EVIDENCE_COUNTS``). One statement, streamed; consume it inside ``computing()``.
 
-    Visits are counted from the organisations' facts (``n_visited``), not from the
-    visits' own: a visit's indicators ask only for its organisation's place (a visit's
-    one event is a visit), so an organisation's visits count for one all or none — and a
-    publication's first connection need not build the largest table."""
+    Visits are counted from the organisations' facts (``n_visited``, ``v_<column>``),
+    not from the visits' own: a visit's indicators ask only for its organisation's place
+    (a visit's one event is a visit), so an organisation's visits count for one all or
+    none — and a publication's first connection need not build the largest table."""
     own = indicators_of(Subject.ORGANISATION)
     counted = {code: indicator(code) for code in EVIDENCE_COUNTS}
     per_subject = {}
@@ -1154,8 +1191,7 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
             "WHERE x.org_id IS NOT NULL GROUP BY x.org_id)",
         )
     visits = {
-        code: f"CASE WHEN fo.n_visited > 0 THEN CASE WHEN {item.condition} "
-        "THEN fo.n_visited ELSE 0 END END"
+        code: f"CASE WHEN fo.n_visited > 0 THEN fo.n_visited * fo.v_{item.column} END"
         for code, item in counted.items()
         if item.subject == Subject.VISIT
     }
@@ -1183,8 +1219,6 @@ def evidence_organisations(computation: Computation) -> Iterator[tuple[Any, ...]
         f"LEFT JOIN {computation.table(Subject.ORGANISATION)} fo ON fo.id = o.id {joins} "
         f"LEFT JOIN {Municipality._meta.db_table} m ON m.id = o.municipality_id "
         f"LEFT JOIN {District._meta.db_table} d ON d.id = m.district_id "
-        # a visit's one event is a visit: its flags for the visits' conditions
-        "CROSS JOIN (SELECT 1 AS visit) ev "
         f"WHERE {behind} ORDER BY o.name, o.id"
     )
     yield from _stream(sql, [*kind_params, *size_params, *area_params])

@@ -285,22 +285,30 @@ def test_dashboard_totals_use_a_second_connection(transactional_db, enterprises,
         cursor.execute("SHOW enable_nestloop")
         assert cursor.fetchone() == ("on",)
     # A single period: its organisations in two halves, one on each connection.
+    # The visits' figures come with the organisations' (one statement for both).
     shards = []
-    subject_sums = queries.subject_sums
+    subject_sums, both = queries.subject_sums, queries.organisation_and_visit_sums
 
     def noted(subject, computation, own, *, shard):
         shards.append((str(subject), shard))
         return subject_sums(subject, computation, own, shard=shard)
 
+    def noted_both(computation, *, shard):
+        shards.append(("organisation", shard))
+        return both(computation, shard=shard)
+
     monkeypatch.setattr(queries, "subject_sums", noted)
+    monkeypatch.setattr(queries, "organisation_and_visit_sums", noted_both)
     year = scope.with_period(Period.year(2026))
     computed = services._computed_totals([year])
     monkeypatch.undo()
     assert computed == {year: queries.totals(year)}
+    assert computed[year]["VISITS"] > 0 and computed[year]["RURAL_SHARE"] > 0
     assert sorted(s for s in shards if s[0] == "organisation") == [
         ("organisation", (0, 2)),
         ("organisation", (1, 2)),
     ]
+    assert not [s for s in shards if s[0] == "visit"]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection")
