@@ -307,9 +307,11 @@ class FactsBuilder:
             if self.quarters:
                 kept += [*(f"g.q_{flag}" for flag in own), "g.q_any"]
             unpacked = [f"{_unpacked('g.flags', flag)} AS {flag}" for flag in own]
+            # An organisation's events are about itself: no need to ask them whose.
+            org = "e.ev_unit AS org" if subject == "organisation" else "MAX(e.ev_org) AS org"
             grouped = (
                 f"SELECT g.unit, g.org, {', '.join([*unpacked, *kept])} FROM ("
-                f"SELECT e.ev_unit AS unit, MAX(e.ev_org) AS org, {', '.join(aggregates)} "
+                f"SELECT e.ev_unit AS unit, {org}, {', '.join(aggregates)} "
                 f"FROM ({union_sql}) e{sharded} GROUP BY e.ev_unit) g"
             )
         selected = ", ".join(
