@@ -37,7 +37,7 @@ from django.db.models import (
 from django.db.models.functions import ExtractYear
 
 from crm.models import District, Municipality, Organisation
-from pipeline.models import Match, Outcome, Stage, StageChange
+from pipeline.models import Match, Outcome, Stage, StageChange, TransferRequest
 from pipeline.queries import cooperation_stage_ids
 from scouting.models import FollowUp
 
@@ -50,6 +50,7 @@ def _flag(condition: Q | None = None) -> Case | Value:
 
 ZERO = Value(0, output_field=IntegerField())
 NO_YEAR = Value(None, output_field=IntegerField())
+NO_ORG = Value(None, output_field=IntegerField())
 
 
 def sql_list(values: Sequence[str]) -> str:
@@ -94,7 +95,8 @@ class FactsBuilder:
         self, queryset: QuerySet, unit: str, *, org: str | None = None, day: str, **flags: Any
     ) -> QuerySet:
         """Events of one kind: the record they are about (``unit``), its organisation
-        (``org``; the unit itself for organisations), their flags packed in one integer,
+        (``org``; the unit itself for organisations; "" for a subject whose records are
+        looked up for it after grouping, ``_OWNER``), their flags packed in one integer,
         the year of a support event and, with the period's ``quarters``, the index of
         the one their date (field ``day``) lies in: all parts of a subject have the same
         columns (annotations prefixed ``ev_``, so they never clash with a model field)."""
@@ -121,7 +123,8 @@ class FactsBuilder:
                 default=len(self.quarters) - 1,
                 output_field=IntegerField(),
             )
-        return queryset.annotate(ev_unit=F(unit), ev_org=F(org or unit), **values)
+        owner = NO_ORG if org == "" else F(org or unit)
+        return queryset.annotate(ev_unit=F(unit), ev_org=owner, **values)
 
     def _year(self, day: str) -> ExtractYear | Value:
         """The local year of a support event in the period, needed only for a period
@@ -191,21 +194,21 @@ class FactsBuilder:
             self._part(
                 e.requests_received,
                 "pk",
-                org="organisation_id",
+                org="",
                 day="created_at",
                 received=_flag(),
             ),
             self._part(
                 accepted,
                 "request_id",
-                org="request__organisation_id",
+                org="",
                 day="decided_at",
                 matched=_flag(),
             ),
             self._part(
                 changes,
                 "request_id",
-                org="request__organisation_id",
+                org="",
                 day="changed_at",
                 cooperation=_flag(Q(to_stage_id__in=cooperation_ids)),
                 closed=_flag(Q(to_stage_id__in=closed_ids)),
@@ -307,12 +310,21 @@ class FactsBuilder:
             if self.quarters:
                 kept += [*(f"g.q_{flag}" for flag in own), "g.q_any"]
             unpacked = [f"{_unpacked('g.flags', flag)} AS {flag}" for flag in own]
-            # An organisation's events are about itself: no need to ask them whose.
-            org = "e.ev_unit AS org" if subject == "organisation" else "MAX(e.ev_org) AS org"
+            # An organisation's events are about itself, a request's organisation is
+            # looked up once per request (not joined to each of its events): no need
+            # to ask a year's million events whose they are.
+            org, owner = "g.org", ""
+            if subject in _OWNER:
+                table, column = _OWNER[subject]
+                org, owner = f"r.{column}", f" JOIN {table} r ON r.id = g.unit"
+            else:
+                aggregates.insert(
+                    0, "e.ev_unit AS org" if subject == "organisation" else "MAX(e.ev_org) AS org"
+                )
             grouped = (
-                f"SELECT g.unit, g.org, {', '.join([*unpacked, *kept])} FROM ("
-                f"SELECT e.ev_unit AS unit, {org}, {', '.join(aggregates)} "
-                f"FROM ({union_sql}) e{sharded} GROUP BY e.ev_unit) g"
+                f"SELECT g.unit, {org} AS org, {', '.join([*unpacked, *kept])} FROM ("
+                f"SELECT e.ev_unit AS unit, {', '.join(aggregates)} "
+                f"FROM ({union_sql}) e{sharded} GROUP BY e.ev_unit) g{owner}"
             )
         selected = ", ".join(
             f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {name}"
@@ -416,6 +428,10 @@ _SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool, dict[str, str]]] = {
     ),
     "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True, {}),
 }
+
+# Subjects whose records are looked up for their organisation after grouping: table
+# and column.
+_OWNER = {"request": (TransferRequest._meta.db_table, "organisation_id")}
 
 # Bit masks of quarters fit a BIGINT up to this many (15 years).
 MAX_QUARTERS = 62
