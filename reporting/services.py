@@ -571,8 +571,8 @@ def evidence_sheets(computation: queries.Computation) -> list[EvidenceSheet]:
     counted for (1 per organisation indicator; for visits, requests and follow-ups how
     many), and every transfer request. Organisation names, dates and places only — no
     personal data. Each column sums to its figure (follow-ups without an organisation
-    have no row to count in); the single visits and follow-ups are
-    listed, and exported, on the figure's page in the CRM."""
+    have no row to count in); the single visits and follow-ups are listed, and
+    exported, on the figure's page in the CRM."""
 
     # Labels are written in by the database: the rows go from the cursor to the sheet.
     def organisations() -> Iterator[Sequence[Any]]:
@@ -886,9 +886,8 @@ def _cached_totals(computed: dict[Scope, Totals]) -> dict[str, dict[str, Any]]:
 
 
 # The subjects by the time their statement takes at state scale, longest first, so that
-# two connections sharing them out finish at about the same time.
-# The statements of a scope's totals, longest first; the organisations' also gives the
-# visits' figures (``queries.organisation_and_visit_sums``).
+# two connections sharing them out finish at about the same time. The organisations'
+# statement also gives the visits' figures (``queries.organisation_and_visit_sums``).
 _BY_WEIGHT = (Subject.ORGANISATION, Subject.REQUEST, Subject.FOLLOW_UP)
 
 
