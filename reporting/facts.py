@@ -312,11 +312,13 @@ class FactsBuilder:
             unpacked = [f"{_unpacked('g.flags', flag)} AS {flag}" for flag in own]
             # An organisation's events are about itself, a request's organisation is
             # looked up once per request (not joined to each of its events): no need
-            # to ask a year's million events whose they are.
+            # to ask a year's million events whose they are. A LEFT JOIN (every
+            # request is there), which the planner drops where nothing asks for the
+            # organisation (the totals of the whole region).
             org, owner = "g.org", ""
             if subject in _OWNER:
                 table, column = _OWNER[subject]
-                org, owner = f"r.{column}", f" JOIN {table} r ON r.id = g.unit"
+                org, owner = f"r.{column}", f" LEFT JOIN {table} r ON r.id = g.unit"
             else:
                 aggregates.insert(
                     0, "e.ev_unit AS org" if subject == "organisation" else "MAX(e.ev_org) AS org"
