@@ -674,26 +674,36 @@ def totals(
         with computing(scope, materialize=False) as computation:
             return totals(scope, codes=codes, computation=computation)
     values: dict[str, int | float] = {}
-    subjects = list(Subject)
-    if not computation.materialize:
-        # Each subject's facts read once anyway: the visits' with the organisations'.
-        for subject, sums in organisation_and_visit_sums(computation).items():
-            own = [i for i in indicators_of(subject) if codes is None or i.code in codes]
+    for subject in SUMS_STATEMENTS:
+        covered = STATEMENT_SUBJECTS[subject]
+        if codes is not None and not any(indicator(c).subject in covered for c in codes):
+            continue
+        for each, sums in statement_sums(subject, computation).items():
+            own = [i for i in indicators_of(each) if codes is None or i.code in codes]
             values.update(values_of(own, sums))
-            subjects.remove(subject)
-    for subject in subjects:
-        values.update(subject_totals(subject, computation, codes=codes))
     return values
 
 
-def subject_totals(
-    subject: Subject, computation: Computation, *, codes: Sequence[str] | None = None
-) -> dict[str, int | float]:
-    """The values of ``subject``'s indicators (or those in ``codes``): one statement."""
-    own = [i for i in indicators_of(subject) if codes is None or i.code in codes]
-    if not own:
-        return {}
-    return values_of(own, subject_sums(subject, computation, own))
+# The statements that give every subject's sums, longest first at state scale (so that
+# two connections sharing them out finish at about the same time), and the subjects
+# each gives: the organisations' facts also give the visits' sums
+# (``organisation_and_visit_sums``), so no statement reads a period's visits twice.
+SUMS_STATEMENTS = (Subject.ORGANISATION, Subject.REQUEST, Subject.FOLLOW_UP)
+STATEMENT_SUBJECTS = {
+    Subject.ORGANISATION: (Subject.ORGANISATION, Subject.VISIT),
+    Subject.REQUEST: (Subject.REQUEST,),
+    Subject.FOLLOW_UP: (Subject.FOLLOW_UP,),
+}
+
+
+def statement_sums(
+    subject: Subject, computation: Computation, *, shard: tuple[int, int] = (0, 1)
+) -> dict[Subject, dict[str, int]]:
+    """The sums of the subjects one of ``SUMS_STATEMENTS`` gives (``_sums``; the values
+    by ``values_of``), one statement; the sums of its shards add up to it."""
+    if subject == Subject.ORGANISATION:
+        return organisation_and_visit_sums(computation, shard=shard)
+    return {subject: subject_sums(subject, computation, indicators_of(subject), shard=shard)}
 
 
 def values_of(own: Sequence[Indicator], sums: dict[str, int]) -> dict[str, int | float]:

@@ -233,9 +233,9 @@ class _snapshot:
 
 # With a second connection, the subjects whose breakdowns, evidence ids and trend the
 # first computes: each subject's table is then built once, but for the organisations'
-# (the evidence sheets need it on the first, the topic breakdowns on the second). The
-# visits' table only the second builds (the largest; the sheets count visits from the
-# organisations' facts), so it also sums the visits' figures.
+# (the evidence sheets and the totals need it on the first, the topic breakdowns on the
+# second). The visits' table only the second builds (the largest; the totals and the
+# sheets count visits from the organisations' facts).
 FIRST = (Subject.REQUEST, Subject.FOLLOW_UP)
 
 
@@ -325,56 +325,37 @@ def _compute(
     )
 
     here = FIRST if separate else ()  # the rest is computed ``alongside``
-    elsewhere = [Subject.VISIT] if separate else []
 
-    def alongside() -> tuple[Breakdowns, str, dict[Period, Totals] | None, Totals]:
+    def alongside() -> _Part:
         """Breakdowns, evidence ids and — from a half-year's or a year's tables — the
-        trend of all subjects but those ``here``, and the totals of those
-        ``elsewhere``. On a second connection (``separate``) with tables of its own:
-        computing the organisations' twice takes less time than one connection doing
-        everything in turn, as the evidence sheets keep this one busy mostly in
-        Python."""
+        trend of all subjects but those ``here``. On a second connection (``separate``)
+        with tables of its own: computing the organisations' twice takes less time than
+        one connection doing everything in turn, as the evidence sheets keep this one
+        busy mostly in Python."""
         subjects = [s for s in Subject if s not in here]
         with contextlib.ExitStack() as stack:
             own = stack.enter_context(queries.computing(scope)) if separate else computation
-            values: Totals = {}
-            for subject in elsewhere:
-                values.update(queries.subject_totals(subject, own))
-            split = queries.breakdowns(scope, computation=own, subjects=subjects)
-            evidence = queries.evidence_json(own, subjects=subjects)
-            trend = queries.trend(own, subjects=subjects)
+            part = _Part.of(own, subjects)
         others.take()
-        return split, evidence, trend, values
+        return part
 
     with translation.override(settings.LANGUAGE_CODE):
         progress(5, _("computing the figures"))
         with snapshot.alongside(alongside) as other:
-            values: Totals = {}
-            for subject in Subject:
-                if subject not in elsewhere:
-                    values.update(queries.subject_totals(subject, computation))
+            # The organisations' table gives the visits' totals too: none built here.
+            values = queries.totals(scope, computation=computation)
             if meanwhile is not None:
                 meanwhile()
-            split = queries.breakdowns(scope, computation=computation, subjects=here)
-            evidence = queries.evidence_json(computation, subjects=here)
-            own_trend = queries.trend(computation, subjects=here)
+            part = _Part.of(computation, here)
             others.take()
             progress(55, _("collecting the records behind the figures"))
-            other_split, other_evidence, other_trend, computed_elsewhere = other.result()
-            values.update(computed_elsewhere)
-            split.update(other_split)
-            evidence_parts = (evidence, other_evidence)
-            if own_trend is not None and other_trend is not None:
-                for quarter, found in other_trend.items():
-                    own_trend[quarter].update(found)
-            else:
-                own_trend = other_trend
+            part.add(other.result())
         totals_of = {each.period: found for each, found in others.values().items()}
         totals_of[report.period] = values
-        trend = own_trend or {quarter: totals_of[quarter] for quarter in trend_periods}
+        trend = part.trend or {quarter: totals_of[quarter] for quarter in trend_periods}
         previous = totals_of[before]
         figures = [
-            queries.Figure(item.code, values[item.code], split[item.code])
+            queries.Figure(item.code, values[item.code], part.split[item.code])
             for item in queries.INDICATORS
         ]
         districts = list(report.districts.order_by("name"))
@@ -417,7 +398,35 @@ def _compute(
             "indicators": indicators,
         }
     progress(80, _("figures complete"))
-    return content, evidence_parts
+    return content, tuple(part.evidence)
+
+
+@dataclass
+class _Part:
+    """Some subjects' breakdowns, evidence ids (JSON texts, one per connection) and
+    trend (None for a period not made of whole quarters) of a computation."""
+
+    split: Breakdowns
+    evidence: list[str]
+    trend: dict[Period, Totals] | None
+
+    @classmethod
+    def of(cls, computation: queries.Computation, subjects: Sequence[Subject]) -> _Part:
+        return cls(
+            queries.breakdowns(computation.scope, computation=computation, subjects=subjects),
+            [queries.evidence_json(computation, subjects=subjects)],
+            queries.trend(computation, subjects=subjects),
+        )
+
+    def add(self, other: _Part) -> None:
+        """``other`` subjects' part added to this one."""
+        self.split.update(other.split)
+        self.evidence += other.evidence
+        if self.trend is None or other.trend is None:
+            self.trend = self.trend or other.trend
+            return
+        for quarter, found in other.trend.items():
+            self.trend[quarter].update(found)
 
 
 def _period_content(period: Period) -> dict[str, str]:
@@ -885,15 +894,10 @@ def _cached_totals(computed: dict[Scope, Totals]) -> dict[str, dict[str, Any]]:
     return entries
 
 
-# The subjects by the time their statement takes at state scale, longest first, so that
-# two connections sharing them out finish at about the same time. The organisations'
-# statement also gives the visits' figures (``queries.organisation_and_visit_sums``).
-_BY_WEIGHT = (Subject.ORGANISATION, Subject.REQUEST, Subject.FOLLOW_UP)
-
-
 class _TotalsWork:
-    """The statements behind some scopes' totals, one per scope and subject (with
-    ``halves``, a single scope's organisations — the longest statement — in two halves),
+    """The statements behind some scopes' totals, one per scope and statement
+    (``queries.SUMS_STATEMENTS``; with ``halves``, a single scope's organisations — the
+    longest statement — in two halves),
     taken by whichever connection is free (``take``) and added up (``values``)."""
 
     Item = tuple[Scope, Subject, tuple[int, int]]
@@ -903,7 +907,7 @@ class _TotalsWork:
         split = halves and len(self.scopes) == 1
         self.items: list[_TotalsWork.Item] = [
             (scope, subject, (half, n))
-            for subject in _BY_WEIGHT
+            for subject in queries.SUMS_STATEMENTS
             for n in [2 if split and subject == Subject.ORGANISATION else 1]
             for scope in self.scopes
             for half in range(n)
@@ -916,13 +920,8 @@ class _TotalsWork:
     def _compute(self, item: Item) -> None:
         scope, subject, shard = item
         with queries.computing(scope, materialize=False) as computation:
-            if subject == Subject.ORGANISATION:
-                found = queries.organisation_and_visit_sums(computation, shard=shard)
-                for each, sums in found.items():
-                    self.done[(scope, each, shard)] = sums
-            else:
-                own = queries.indicators_of(subject)
-                self.done[item] = queries.subject_sums(subject, computation, own, shard=shard)
+            for each, sums in queries.statement_sums(subject, computation, shard=shard).items():
+                self.done[(scope, each, shard)] = sums
 
     def take(self) -> None:
         """Compute statements on this thread's connection until none is left."""

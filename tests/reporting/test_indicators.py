@@ -841,12 +841,13 @@ def test_streamed_rows_come_in_order_and_can_be_left_early(db):
 def test_visits_figures_from_the_organisations_facts_are_the_visits_own(dataset, places):
     """Totals read the visits' figures from the organisations' facts (their number of
     visits, weighted): the same as from the visits' own facts, which reports use."""
-    from reporting.queries import computing, subject_totals
+    from reporting.queries import computing, indicators_of, subject_sums, values_of
 
     scopes = [region(), Scope(Q3, (places.wf.pk,)), Scope(Period.parse("2026")), region(Q2)]
     for scope in scopes:
         with computing(scope) as computation:
-            own = subject_totals(Subject.VISIT, computation)
+            visits = indicators_of(Subject.VISIT)
+            own = values_of(visits, subject_sums(Subject.VISIT, computation, visits))
         found = totals(scope)
         assert {code: found[code] for code in own} == own, scope
     assert totals(region())["VISITS"] and 0 < totals(region())["RURAL_SHARE"] < 100
