@@ -96,7 +96,7 @@ class FactsBuilder:
     ) -> QuerySet:
         """Events of one kind: the record they are about (``unit``), its organisation
         (``org``; the unit itself for organisations; "" for a subject whose records are
-        looked up for it after grouping, ``_OWNER``), their flags packed in one integer,
+        looked up for it after grouping, ``_ORG_OF``), their flags packed in one integer,
         the year of a support event and, with the period's ``quarters``, the index of
         the one their date (field ``day``) lies in: all parts of a subject have the same
         columns (annotations prefixed ``ev_``, so they never clash with a model field)."""
@@ -310,19 +310,9 @@ class FactsBuilder:
             if self.quarters:
                 kept += [*(f"g.q_{flag}" for flag in own), "g.q_any"]
             unpacked = [f"{_unpacked('g.flags', flag)} AS {flag}" for flag in own]
-            # An organisation's events are about itself, a request's organisation is
-            # looked up once per request (not joined to each of its events): no need
-            # to ask a year's million events whose they are. A LEFT JOIN (every
-            # request is there), which the planner drops where nothing asks for the
-            # organisation (the totals of the whole region).
-            org, owner = "g.org", ""
-            if subject in _OWNER:
-                table, column = _OWNER[subject]
-                org, owner = f"r.{column}", f" LEFT JOIN {table} r ON r.id = g.unit"
-            else:
-                aggregates.insert(
-                    0, "e.ev_unit AS org" if subject == "organisation" else "MAX(e.ev_org) AS org"
-                )
+            org, owner = _ORG_OF.get(subject, ("g.org", ""))
+            if org == "g.org":  # from the events themselves
+                aggregates.insert(0, "MAX(e.ev_org) AS org")
             grouped = (
                 f"SELECT g.unit, {org} AS org, {', '.join([*unpacked, *kept])} FROM ("
                 f"SELECT e.ev_unit AS unit, {', '.join(aggregates)} "
@@ -431,9 +421,19 @@ _SUBJECTS: dict[str, tuple[Any, tuple[str, ...], bool, dict[str, str]]] = {
     "follow_up": (FactsBuilder._follow_up_parts, ("on_time",), True, {}),
 }
 
-# Subjects whose records are looked up for their organisation after grouping: table
-# and column.
-_OWNER = {"request": (TransferRequest._meta.db_table, "organisation_id")}
+# How a grouped record's organisation is found, if not from its events (``MAX(ev_org)``):
+# an organisation's events are about itself; a request's organisation is looked up once
+# per request, not joined to each of its events — no need to ask a year's million events
+# whose they are. A LEFT JOIN (every request is there), which the planner drops where
+# nothing asks for the organisation (the totals of the whole region). SQL of the
+# organisation and of the join, over the grouped records ``g``.
+_ORG_OF = {
+    "organisation": ("g.unit", ""),
+    "request": (
+        "r.organisation_id",
+        f" LEFT JOIN {TransferRequest._meta.db_table} r ON r.id = g.unit",
+    ),
+}
 
 # Bit masks of quarters fit a BIGINT up to this many (15 years).
 MAX_QUARTERS = 62

@@ -339,7 +339,7 @@ class Visit(models.Model):
             ),
             # Impact indicators: a period's submitted visits read from the index alone,
             # also one row per visit (its id: a year's visits facts at state scale
-            # 1.3 → 1.0 s; PostgreSQL only, elsewhere without).
+            # 1.3 → 0.8 s; PostgreSQL only, elsewhere without).
             models.Index(
                 fields=["visited_at", "organisation", "green_skills_interest"],
                 name="visit_reporting",
