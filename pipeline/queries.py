@@ -226,11 +226,6 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _rank_case(progress: list[tuple[int, int]], column: str) -> tuple[str, list[int]]:
-    whens = " ".join("WHEN %s THEN %s" for _pair in progress)
-    return f"CASE {column} {whens} END", [v for pair in progress for v in pair]
-
-
 def cooperation_stage_ids() -> list[int]:
     """The cooperation stage and the progress stages after it; won stages if there is
     no cooperation stage."""
