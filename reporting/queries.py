@@ -798,7 +798,7 @@ def breakdowns(
             users = [i for i in own if breakdown in i.breakdowns]
             if not users:
                 continue
-            counts = _grouped(subject, breakdown, computation, users)
+            counts = _grouped(subject, breakdown, computation, users, labels)
             for item in users:
                 rows = []
                 for key, numbers in counts.items():
@@ -824,6 +824,7 @@ def _grouped(
     breakdown: Breakdown,
     computation: Computation,
     users: Sequence[Indicator],
+    labels: BreakdownLabels,
 ) -> dict[str, dict[str, int]]:
     """Breakdown key → sum name → count. Topics and outcomes are many per record: each
     record counts once per key (and under "unknown" with none)."""
@@ -855,8 +856,7 @@ def _grouped(
     with _planner(enable_hashjoin="off", active=breakdown == Breakdown.TOPIC):
         rows = _fetch(sql, params)
     if breakdown == Breakdown.TOPIC:
-        slugs = dict(Topic.objects.values_list("pk", "slug"))
-        rows = [(slugs.get(root), *numbers) for root, *numbers in rows]
+        rows = [(labels.topic_slugs.get(root), *numbers) for root, *numbers in rows]
     for key, *numbers in rows:
         bucket = counts.setdefault(key or UNKNOWN, dict.fromkeys(names, 0))
         for name, number in zip(names, numbers, strict=True):
@@ -985,6 +985,11 @@ class BreakdownLabels:
             slug: (999, name)
             for slug, name in Topic.objects.filter(parent__isnull=False).values_list("slug", "name")
         }
+
+    @cached_property
+    def topic_slugs(self) -> dict[int, str]:
+        """Topic id → slug: topic breakdowns are grouped by id."""
+        return dict(Topic.objects.values_list("pk", "slug"))
 
     def label(self, breakdown: Breakdown, key: str) -> str:
         if key == UNKNOWN:
