@@ -49,8 +49,7 @@ def _flag(condition: Q | None = None) -> Case | Value:
 
 
 ZERO = Value(0, output_field=IntegerField())
-NO_YEAR = Value(None, output_field=IntegerField())
-NO_ORG = Value(None, output_field=IntegerField())
+NONE = Value(None, output_field=IntegerField())  # no year, no organisation
 
 
 def sql_list(values: Sequence[str]) -> str:
@@ -108,7 +107,7 @@ class FactsBuilder:
         for name, expression in flags.items():
             packed = packed + expression * Value(1 << _BIT[name])
         values["ev_flags"] = ExpressionWrapper(packed, output_field=IntegerField())
-        values["ev_event_year"] = self._year(day) if "support" in flags else NO_YEAR
+        values["ev_event_year"] = self._year(day) if "support" in flags else NONE
         values["ev_bucket"] = ZERO
         if self.quarters:
             # The quarter's index, by comparing with the local start of each later one
@@ -123,7 +122,7 @@ class FactsBuilder:
                 default=len(self.quarters) - 1,
                 output_field=IntegerField(),
             )
-        owner = NO_ORG if org == "" else F(org or unit)
+        owner = NONE if org == "" else F(org or unit)
         return queryset.annotate(ev_unit=F(unit), ev_org=owner, **values)
 
     def _year(self, day: str) -> ExtractYear | Value:
@@ -132,7 +131,7 @@ class FactsBuilder:
         needs no event's time converted to local time — at state scale a third of a
         year's organisations statement)."""
         if self._single_year() is not None:
-            return NO_YEAR
+            return NONE
         return ExtractYear(day)
 
     def _single_year(self) -> int | None:
