@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import math
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any, BinaryIO, NamedTuple
@@ -29,6 +30,11 @@ from openpyxl.utils import get_column_letter
 
 from crm.dataio.exports import escape_formula
 
+try:  # Intel's ISA-L deflate (the isal package): a pinned dependency, but optional here
+    from isal import isal_zlib
+except ImportError:  # pragma: no cover - zlib writes the same format, slower
+    isal_zlib = None
+
 from .content import EvidenceSheet, IndicatorContent, ReportContent
 from .pdf import change_numbers
 
@@ -39,6 +45,10 @@ MAX_SHEET_NAME = 31
 # Deflate level 1: the evidence XML is repetitive, so the file is only ~20 % larger
 # than at the default level 6, and written in two thirds of the time.
 COMPRESS_LEVEL = 1
+# The sheets' own entries are deflated by ISA-L where installed: the same format,
+# slightly smaller than zlib's level 1 makes it, in less than a third of the time (a
+# year's evidence at state scale, 213 MB of XML: 0.62 → 0.18 s, 32.6 → 31.0 MB).
+ISAL_LEVEL = 1
 
 # Cell styles: indexes into cellXfs of _STYLES_XML.
 DEFAULT, BOLD, DATE, DATETIME, TITLE, WRAP, HEADER = range(7)
@@ -315,6 +325,7 @@ class _Package:
         path = f"xl/worksheets/sheet{len(self.sheets) + len(self.last_sheets) + 1}.xml"
         (self.last_sheets if last else self.sheets).append(_Sheet(name, path))
         with self.zip.open(self._entry(path), "w") as stream:
+            _deflate_faster(stream)
             stream.write(_sheet_head(widths, frozen_rows, first=first))
             batch: list[str] = []
             for number, values in enumerate(rows, 1):
@@ -409,6 +420,13 @@ class _Package:
             "</Types>",
         )
         self.zip.close()
+
+
+def _deflate_faster(stream: IO[bytes]) -> None:
+    """ISA-L's deflate for a ZIP entry just opened for writing, before its first byte
+    (zipfile has no setting for it: the entry's compressor is swapped)."""
+    if isal_zlib is not None and hasattr(stream, "_compressor"):
+        stream._compressor = isal_zlib.compressobj(ISAL_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
 
 
 def _sheet_head(widths: Sequence[float], frozen_rows: int, *, first: bool) -> bytes:

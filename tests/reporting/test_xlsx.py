@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import zipfile
 from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
@@ -239,3 +240,23 @@ def test_evidence_beyond_the_sheet_limit_continues_on_the_next_sheet(monkeypatch
     assert all(rows[0][0] == "Nr." for rows in parts)
     numbers = [row[0] for rows in parts for row in rows[1:]]
     assert numbers == list(range(1, 4501))
+
+
+def test_sheets_are_deflated_by_isa_l_into_a_valid_zip(monkeypatch):
+    pytest.importorskip("isal")
+    from isal import isal_zlib
+
+    used = []
+    real = isal_zlib.compressobj
+
+    def counting(*args, **kwargs):
+        used.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(isal_zlib, "compressobj", counting)
+    archive = zipfile.ZipFile(BytesIO(_write()))
+    assert archive.testzip() is None  # every entry's CRC checks out
+    sheets = [i for i in archive.infolist() if i.filename.startswith("xl/worksheets/")]
+    assert len(used) == len(sheets) and used[0][0] == xlsx.ISAL_LEVEL
+    visits = archive.read(sheets[-1].filename)
+    assert visits.count(b"<row ") == 5001 and visits.endswith(b"</worksheet>")
