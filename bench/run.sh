@@ -24,4 +24,8 @@ export PLAIN_STATIC_STORAGE=1
 export CELERY_BROKER_URL=
 export LOG_LEVEL=WARNING
 
+# The project's bytecode, as after deploying (README): with PYTHONDONTWRITEBYTECODE set
+# each report started from the shell would compile the modules again.
+"$PYTHON" -m compileall -q crm scouting pipeline reporting >/dev/null
+
 exec "$PYTHON" bench/bench.py "$@"
