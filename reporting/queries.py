@@ -595,8 +595,10 @@ class Computation:
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
                 cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {facts.sql}", facts.params)
                 # Autovacuum never sees temporary tables: without statistics the planner
-                # takes each for 200 rows and joins the wrong way round.
-                cursor.execute(f"ANALYZE {name}")
+                # takes each for 200 rows and joins the wrong way round. Its size and
+                # the columns joined and grouped by are all it needs (all 24 columns of
+                # a year's organisations took 0.13 s, these 0.05 s).
+                cursor.execute(f"ANALYZE {name} ({', '.join(_ANALYZED)})")
             self.tables[subject] = name
         return self.tables[subject]
 
@@ -605,6 +607,10 @@ class Computation:
             for name in self.tables.values():
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
         self.tables.clear()
+
+
+# The facts tables' columns the planner needs statistics of (``FactsBuilder``'s).
+_ANALYZED = ("id", "org_id", "size_class", "district", "area_type")
 
 
 def quarters_within(period: Period) -> list[Period]:

@@ -851,3 +851,21 @@ def test_visits_figures_from_the_organisations_facts_are_the_visits_own(dataset,
         found = totals(scope)
         assert {code: found[code] for code in own} == own, scope
     assert totals(region())["VISITS"] and 0 < totals(region())["RURAL_SHARE"] < 100
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_facts_tables_are_analysed_for_their_size_and_join_columns(dataset):
+    """The planner knows each table's size (else it assumes a few hundred rows) and
+    the columns joined and grouped by; the indicator columns are left out (cheaper)."""
+    from reporting.queries import _ANALYZED, computing
+
+    with computing(region()) as computation:
+        for subject in Subject:
+            table = computation.table(subject)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM {table}")
+                (rows,) = cursor.fetchone()
+                cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+                assert cursor.fetchone() == (rows,), subject
+                cursor.execute("SELECT attname FROM pg_stats WHERE tablename = %s", [table])
+                assert {name for (name,) in cursor.fetchall()} == set(_ANALYZED), subject
