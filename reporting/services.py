@@ -212,6 +212,10 @@ class _snapshot:
                 # Exported now: PostgreSQL cannot export from a savepoint.
                 cursor.execute("SELECT pg_export_snapshot()")
                 (self.exported,) = cursor.fetchone()
+                # One core for this connection, the other for the one ``alongside``:
+                # parallel workers would only compete with it, and cost processor time
+                # of their own (a year's report at state scale: 0.8 s of 11 s).
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         return self
 
     def __exit__(self, *exc: Any) -> Any:
@@ -960,9 +964,6 @@ def _computed_totals(scopes: Sequence[Scope]) -> dict[Scope, Totals]:
         two = snapshot.exported is not None
         work = _TotalsWork(scopes, halves=two)
         with snapshot.alongside(work.take) as other:
-            if two:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             work.take()
             try:
                 other.result()

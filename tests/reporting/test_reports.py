@@ -219,6 +219,24 @@ def test_both_connections_compute_in_the_same_snapshot(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection")
+def test_each_connection_of_a_snapshot_runs_without_parallel_workers(transactional_db):
+    """Two connections keep both cores busy; parallel workers would compete with them."""
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+            return cursor.fetchone()[0]
+
+    outside = setting()
+    assert outside != "0"  # the server's default: a test that could fail
+    with services._snapshot() as snapshot:
+        with snapshot.alongside(setting) as other:
+            here = setting()
+        assert (here, other.result()) == ("0", "0")
+    assert setting() == outside  # only for the snapshot's transaction
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection")
 def test_a_years_figures_shared_by_two_connections_are_the_figures(
     transactional_db, dataset, administration
 ):
