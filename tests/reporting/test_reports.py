@@ -399,6 +399,36 @@ def test_publishing_freezes_files_and_hashes(published, administration):
     assert "'=Formel AG" in names  # formula-escaped
 
 
+def test_files_are_finished_in_a_thread_without_the_database(
+    enterprises, administration, monkeypatch
+):
+    """The XLSX is finished and the PDF drawn in a thread while the report is stored:
+    that thread must not query (it would have a connection outside the snapshot)."""
+    from django.db.backends.utils import CursorWrapper
+
+    queried_in: set[str] = set()
+    execute = CursorWrapper.execute
+
+    def noting(self, *args, **kwargs):
+        queried_in.add(threading.current_thread().name)
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(CursorWrapper, "execute", noting)
+    drawn_in: list[str] = []
+    draw = services._draw_pdf
+
+    def drawing(content):
+        drawn_in.append(threading.current_thread().name)
+        return draw(content)
+
+    monkeypatch.setattr(services, "_draw_pdf", drawing)
+    report = services.create_report(period=Q3, by=administration)
+    report = services.publish_report(report.pk, by=administration)
+    assert drawn_in and drawn_in[0].startswith("report-files")
+    assert not {name for name in queried_in if name.startswith("report-files")}
+    assert {f.kind for f in report.files.all()} == {"pdf", "xlsx"}
+
+
 def test_figures_in_pdf_and_xlsx_agree_with_stored_figures(published):
     report = Report.objects.get(pk=published.pk)
     pdf = PdfReader(io.BytesIO(bytes(report.files.get(kind="pdf").data)))
