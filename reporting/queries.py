@@ -797,15 +797,27 @@ def breakdowns(
     wanted = [i for i in INDICATORS if (codes is None or i.code in codes) and i.subject in chosen]
     result: dict[str, dict[str, list[BreakdownRow]]] = {i.code: {} for i in wanted}
     labels = BreakdownLabels()
+
+    def users_of(subject: Subject, breakdown: Breakdown) -> list[Indicator]:
+        return [i for i in wanted if i.subject == subject and breakdown in i.breakdowns]
+
+    # With the organisations' breakdowns by a place column, the visits' come from the
+    # same statement over the organisations' facts (weighted by their visits, as in
+    # ``totals()``: a visit's indicators ask only for its organisation's place).
+    by_place: dict[Breakdown, dict[str, dict[str, int]]] = {}
     for subject in Subject:
-        own = [i for i in wanted if i.subject == subject]
-        if not own:
-            continue
         for breakdown in Breakdown:
-            users = [i for i in own if breakdown in i.breakdowns]
+            users = users_of(subject, breakdown)
             if not users:
                 continue
-            counts = _grouped(subject, breakdown, computation, users, labels)
+            if subject == Subject.VISIT and breakdown in by_place:
+                counts = by_place[breakdown]
+            elif subject == Subject.ORGANISATION and breakdown in _COLUMN_OF:
+                visits = users_of(Subject.VISIT, breakdown)
+                counts = _grouped(subject, breakdown, computation, users, labels, visits)
+                by_place[breakdown] = counts
+            else:
+                counts = _grouped(subject, breakdown, computation, users, labels)
             for item in users:
                 rows = []
                 for key, numbers in counts.items():
@@ -832,10 +844,17 @@ def _grouped(
     computation: Computation,
     users: Sequence[Indicator],
     labels: BreakdownLabels,
+    visits: Sequence[Indicator] = (),
 ) -> dict[str, dict[str, int]]:
     """Breakdown key → sum name → count. Topics and outcomes are many per record: each
-    record counts once per key (and under "unknown" with none)."""
+    record counts once per key (and under "unknown" with none). ``visits``: the sums of
+    these visits' indicators too, from the organisations' facts (``_sums(per_visit)``)."""
     sums, names = _sums(users)
+    if visits:
+        if subject != Subject.ORGANISATION or breakdown not in _COLUMN_OF:
+            raise ValueError("visits' sums come only with the organisations' places")
+        visit_sums, visit_names = _sums(visits, per_visit=True)
+        sums, names = f"{sums}, {visit_sums}", names + visit_names
     table = computation.table(subject)
     params: list[Any] = []
     if breakdown in _COLUMN_OF:

@@ -853,6 +853,33 @@ def test_visits_figures_from_the_organisations_facts_are_the_visits_own(dataset,
     assert totals(region())["VISITS"] and 0 < totals(region())["RURAL_SHARE"] < 100
 
 
+def test_visits_breakdowns_by_place_from_the_organisations_facts_are_the_visits_own(
+    dataset, places
+):
+    """With the organisations' breakdowns, the visits' by size class, district and area
+    type come from the organisations' facts: the same as from the visits' own."""
+    from reporting.queries import computing
+
+    places_only = [Breakdown.SIZE_CLASS, Breakdown.DISTRICT, Breakdown.AREA_TYPE]
+    scopes = [region(), Scope(Q3, (places.wf.pk,)), Scope(Period.parse("2026")), region(Q2)]
+    visit_codes = [i.code for i in INDICATORS if i.subject == Subject.VISIT]
+    for scope in scopes:
+        with computing(scope) as computation:
+            alone = breakdowns(scope, computation=computation, subjects=[Subject.VISIT])
+            tables = set(computation.tables)
+            with CaptureQueriesContext(connection) as queries:
+                both = breakdowns(scope, computation=computation, subjects=[*Subject][:2])
+            visits_table = computation.tables[Subject.VISIT]
+        assert tables == {Subject.VISIT}  # alone: from the visits' own facts
+        grouped = [q["sql"] for q in queries if f"FROM {visits_table} f GROUP BY" in q["sql"]]
+        assert grouped == [], "the visits' breakdowns by place read the visits' facts"
+        for code in visit_codes:
+            for name in map(str, places_only):
+                assert both[code].get(name) == alone[code].get(name), (scope, code, name)
+    split = breakdowns(region())["VISITS"][str(Breakdown.DISTRICT)]
+    assert len(split) > 1 and sum(row.value for row in split) == totals(region())["VISITS"]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
 def test_facts_tables_are_analysed_for_their_size_and_join_columns(dataset):
     """The planner knows each table's size (else it assumes a few hundred rows) and
