@@ -150,6 +150,9 @@ class Indicator:
     # Percentages: ``condition`` is the numerator, ``base`` the denominator (both on the
     # same facts); the drill-down lists the denominator with a column for the numerator.
     base: Condition | None = None
+    # Percentages: the indicator whose records hold the denominator's (evidence keeps
+    # only the numerator's ids), to tell in a comparison why the base changed.
+    base_records: str = ""
 
     @property
     def column(self) -> str:
@@ -399,6 +402,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "municipality is known, in percent with one decimal.",
         condition="m.area_type = 'rural'",
         base="m.id IS NOT NULL",
+        base_records="VISITS",
         breakdowns=(Breakdown.SIZE_CLASS, Breakdown.DISTRICT, Breakdown.TOPIC),
     ),
     Indicator(

@@ -734,6 +734,8 @@ class FigureChange:
     removed: list[RecordChange]
     more_added: int
     more_removed: int
+    # A percentage whose base changed: the indicator listing those records (VISITS).
+    base_code: str = ""
 
     @property
     def changed(self) -> bool:
@@ -752,11 +754,15 @@ def compare_reports(older: Report, newer: Report) -> list[FigureChange]:
     after_values = {i["code"]: i["value"] for i in (newer.content or {})["indicators"]}
     before_ids = older.evidence or {}
     after_ids = newer.evidence or {}
+
+    def differ(code: str) -> tuple[list[int], list[int]]:
+        old, new = set(before_ids.get(code, [])), set(after_ids.get(code, []))
+        return sorted(new - old), sorted(old - new)
+
     changes = []
     for item in queries.INDICATORS:
-        old = set(before_ids.get(item.code, []))
-        new = set(after_ids.get(item.code, []))
-        added, removed = sorted(new - old), sorted(old - new)
+        added, removed = differ(item.code)
+        base_changed = bool(item.base_records) and any(differ(item.base_records))
         change = FigureChange(
             code=item.code,
             name=item.name,
@@ -767,6 +773,7 @@ def compare_reports(older: Report, newer: Report) -> list[FigureChange]:
             removed=_describe(item.subject, removed[:COMPARISON_LIST_LIMIT]),
             more_added=max(0, len(added) - COMPARISON_LIST_LIMIT),
             more_removed=max(0, len(removed) - COMPARISON_LIST_LIMIT),
+            base_code=item.base_records if base_changed else "",
         )
         if change.changed:
             changes.append(change)

@@ -257,7 +257,14 @@ def test_comparison_shows_percentages_as_such(
         client.post(reverse("reporting:report_regenerate", args=[published.pk]))
     new = Report.objects.exclude(pk=published.pk).get()
     comparison = client.get(reverse("reporting:report_compare", args=[new.pk]))
-    assert "100,0 % → 50,0 %" in comparison.content.decode()
+    page = comparison.content.decode()
+    assert "100,0 % → 50,0 %" in page
+    # No visit counts in the share's numerator now that did not then: its base changed,
+    # and the visit behind that is listed under VISITS.
+    share = page[page.index("<code>RURAL_SHARE</code>") :]
+    assert "Auch seine Basis hat sich geändert" in share and "<code>VISITS</code>" in share
+    visits = page[page.index("<code>VISITS</code>") : page.index("<code>RURAL_SHARE</code>")]
+    assert "Stadtwerk GmbH" in visits
 
 
 def test_downloads(published, draft_of_q2, administration, funder, manager):

@@ -522,6 +522,12 @@ def test_regenerating_reproduces_the_figures_unless_facts_were_corrected(
     assert [r.label for r in rco01.removed] == ["=Formel AG"]
     assert changes["VISITS"].before == 3 and changes["VISITS"].after == 3
     assert "RCO07" not in changes
+    # The share of rural visits rose because its base lost the urban visit (the late
+    # one's organisation has no municipality): no numerator record changed.
+    share = changes["RURAL_SHARE"]
+    assert (share.before, share.after) == (pytest.approx(66.7), 100.0)
+    assert (share.added, share.removed, share.base_code) == ([], [], "VISITS")
+    assert rco01.base_code == ""
     # The published one is untouched.
     published.refresh_from_db()
     assert figure(published, "RCO01")["value"] == 2
