@@ -214,7 +214,7 @@ class _snapshot:
                 (self.exported,) = cursor.fetchone()
                 # One core for this connection, the other for the one ``alongside``:
                 # parallel workers would only compete with it, and cost processor time
-                # of their own (a year's report at state scale: 0.8 s of 11 s).
+                # of their own (a year's report at state scale: some 0.5 s of 11 s).
                 cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         return self
 

@@ -29,7 +29,7 @@ FORMATS = ("pdf", "xlsx")
 class Command(BaseCommand):
     help = "Create or recompute an impact report for a period and write its PDF/XLSX."
     # A report needs neither the URLs nor the admin, which Django's system checks load
-    # with every view (0.2 s of each run, a fifth of the start-up): the checks belong to
+    # with every view (0.3 s of a 0.95 s start-up): the checks belong to
     # deploying (`manage.py check --deploy`, `make check`), not to each scheduled run.
     requires_system_checks: list[str] = []
 
