@@ -2,12 +2,33 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client
 from django.utils import translation
 
 from crm.models import District, Municipality, Organisation, Person, Topic
 from crm.roles import Role
 from tests.personas import make_user
+
+# Every database connection object a test ran with. Playwright's sync API (browser
+# tests) runs the main thread in greenlets with contexts of their own, and Django keeps
+# a connection per context: the one of the other context stayed open, so dropping the
+# test database at the end failed ("being accessed by other users").
+_CONNECTIONS: dict[int, object] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    yield
+    for wrapper in _CONNECTIONS.values():
+        wrapper.close()
+
+
+@pytest.fixture(autouse=True)
+def _noted_connection():
+    yield
+    wrapper = connections["default"]
+    _CONNECTIONS[id(wrapper)] = wrapper
 
 
 @pytest.fixture(autouse=True)
