@@ -182,7 +182,8 @@ def compute_report(report_id: int, *, by: User | None = None) -> Report:
             report = Report.objects.select_for_update().defer(*_COMPUTED).get(pk=report.pk)
             if report.is_published():
                 raise ReportFrozen()
-            _store_figures(report, content, evidence)
+            _set_figures(report, content)
+            report.store_evidence(*evidence)
             save_with_history(report, by=by, reason=_("Figures computed"))
     except Exception as error:
         Report.objects.filter(pk=report_id, status=Report.Status.DRAFT).update(
@@ -441,23 +442,11 @@ def _period_content(period: Period) -> dict[str, str]:
     }
 
 
-def _store_figures(
-    report: Report,
-    content: dict[str, Any],
-    evidence: Sequence[str],
-    *,
-    generated_at: datetime.datetime | None = None,
-) -> None:
-    """Put a computation's figures and indicator versions on ``report`` (saved by the
-    caller) and store its evidence (JSON texts of ``queries.evidence_json``)."""
-    _set_figures(report, content, generated_at=generated_at)
-    report.store_evidence(*evidence)
-
-
 def _set_figures(
     report: Report, content: dict[str, Any], *, generated_at: datetime.datetime | None = None
 ) -> None:
-    """``_store_figures`` but for the evidence."""
+    """Put a computation's figures and indicator versions on ``report`` (saved by the
+    caller; its evidence is stored by ``Report.store_evidence``)."""
     report.content = content
     report.indicator_versions = {i.code: i.version for i in queries.INDICATORS}
     report.figures_sha256 = figures_sha256(content)
