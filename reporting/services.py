@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -744,6 +745,7 @@ def compare_reports(older: Report, newer: Report) -> list[FigureChange]:
     before_ids = older.evidence or {}
     after_ids = newer.evidence or {}
 
+    @functools.cache  # a share's base records are another indicator's (VISITS)
     def differ(code: str) -> tuple[list[int], list[int]]:
         old, new = set(before_ids.get(code, [])), set(after_ids.get(code, []))
         return sorted(new - old), sorted(old - new)
